@@ -1,0 +1,64 @@
+"""``[n]`` markers in an answer: parse them, keep the ones that point at given evidence.
+
+>>> check("91 entreprises [1][4]. Objectif : 200 [2, 3].", n_evidence=2)
+Checked(text='91 entreprises [1]. Objectif : 200 [2].', cited=[1, 2], dangling=[3, 4])
+>>> check("Rien ici.", n_evidence=3).cited
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# [1] [1, 2] [1,2,3] [1-2] and the full-width or doubled variants small models emit.
+_MARKER = re.compile(r"\s?[\[【]\s*(\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*)\s*[\]】]")
+
+
+@dataclass
+class Checked:
+    text: str            # the answer with dangling markers removed, valid ones normalised to [n]
+    cited: list[int]     # valid evidence numbers, in order of first use
+    dangling: list[int]  # numbers the model invented
+
+
+def _numbers(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group):
+        bounds = re.split(r"\s*[–-]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and int(bounds[1]) - int(bounds[0]) < 10:
+            out += range(int(bounds[0]), int(bounds[1]) + 1)
+        elif part.isdigit():
+            out.append(int(part))
+    return out
+
+
+def parse(text: str) -> list[int]:
+    """Every number cited, in order, repeats included.
+
+    >>> parse("a [2] b [1-3] c [2,4]")
+    [2, 1, 2, 3, 2, 4]
+    """
+    return [n for m in _MARKER.finditer(text) for n in _numbers(m.group(1))]
+
+
+def check(text: str, n_evidence: int) -> Checked:
+    cited: list[int] = []
+    dangling: list[int] = []
+
+    def keep(m: re.Match) -> str:
+        good = []
+        for n in _numbers(m.group(1)):
+            if 1 <= n <= n_evidence:
+                if n not in good:
+                    good.append(n)
+                if n not in cited:
+                    cited.append(n)
+            elif n not in dangling:
+                dangling.append(n)
+        return " " + "".join(f"[{n}]" for n in good) if good else ""
+
+    cleaned = _MARKER.sub(keep, text)
+    # Adjacent markers collapse: "[1] [1]" -> "[1]".
+    cleaned = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", cleaned)
+    return Checked(cleaned.strip(), cited, sorted(dangling))

@@ -1,0 +1,112 @@
+"""One frozen settings object: defaults, overridden by ``RAG_*`` variables, then by flags.
+
+>>> s = Settings.load(env={"RAG_TOP_K": "3"}, top_k=None, lang="en")
+>>> (s.top_k, s.lang)
+(3, 'en')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping, get_type_hints
+
+from .errors import RagError
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag"
+
+
+def physical_cores() -> int:
+    """Physical cores (hyper-threads share the units llama.cpp saturates)."""
+    try:
+        siblings = set()
+        for cpu in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/topology/thread_siblings_list"):
+            siblings.add(cpu.read_text().strip())
+        if siblings:
+            return len(siblings)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run can tune. Every field ``x`` is also ``RAG_X`` in the environment."""
+
+    corpus: Path = Path("seeds")
+    index: Path = Path(".rag")
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache)
+    # Models: empty means the packaged defaults (see models/README.md).
+    embed_model: str = ""
+    llm_model: str = ""
+    # Retrieval.
+    top_k: int = 5              # passages shown as sources
+    candidates: int = 20        # per retriever, before fusion
+    min_score: float = 0.80     # dense cosine below which nothing counts as evidence
+    hybrid: bool = True         # BM25 fused with dense by reciprocal rank fusion
+    translate_query: bool = True  # search again with a French translation of non-French questions
+    # Evidence sent to the model.
+    evidence_tokens: int = 260  # budget for the numbered evidence in the prompt
+    max_sentences: int = 5
+    # Generation.
+    max_tokens: int = 160
+    n_ctx: int = 2048
+    n_threads: int = 0          # 0: physical cores
+    temperature: float = 0.0
+    # Behaviour.
+    lang: str = "auto"          # answer language: auto (the question's), fr or en
+    default_lang: str = "fr"    # for questions too short to detect
+    verify_support: bool = True  # refuse answers whose numbers/names are not in the cited evidence
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults < ``RAG_*`` environment < keyword overrides (``None`` = not given)."""
+        env = os.environ if env is None else env
+        hints = get_type_hints(cls)
+        values = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, hints[f.name], raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        s = cls(**values)
+        s.validate()
+        return s
+
+    def validate(self) -> None:
+        if self.lang not in ("auto", "fr", "en"):
+            raise RagError(f"language must be auto, fr or en, not {self.lang!r}")
+        if self.default_lang not in ("fr", "en"):
+            raise RagError(f"RAG_DEFAULT_LANG must be fr or en, not {self.default_lang!r}")
+        if self.top_k < 1 or self.candidates < self.top_k:
+            raise RagError("top_k must be >= 1 and candidates >= top_k")
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or physical_cores()
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(name: str, kind, raw: str):
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is Path:
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError:
+        raise RagError(f"RAG_{name.upper()}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
