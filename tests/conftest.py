@@ -78,8 +78,8 @@ def make_pipeline(tmp_path, corpus, fake_embedder):
     from rag.settings import Settings
 
     def make(reply="91 entreprises [1].", **overrides):
-        settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", min_score=0.0,
-                                 translate_query=False, **overrides)
+        options = {"min_score": 0.0, "translate_query": False, **overrides}
+        settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", **options)
         return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply))
 
     return make
