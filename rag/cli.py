@@ -61,6 +61,20 @@ def main(ctx, corpus, index, embed_model, llm_model, n_threads):
                "n_threads": n_threads}
 
 
+@main.command()
+@click.pass_context
+@_friendly
+def models(ctx):
+    """Prepare the models once (join / convert the packaged ones) and show where they are."""
+    from .models import embed_model_path, llm_path
+
+    s = _settings(ctx)
+    emb = embed_model_path(s.embed_model, s.cache_dir)
+    llm = llm_path(s.llm_model, s.cache_dir)
+    click.echo(f"embedding model: {emb}")
+    click.echo(f"LLM: {llm} ({llm.stat().st_size / 2**30:.2f} GiB)")
+
+
 @main.command("index")
 @click.option("--corpus", type=click.Path(path_type=Path), help="Folder of articles.")
 @click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder.")

@@ -1,0 +1,122 @@
+"""Eval report files: ``report.json``, ``report.md`` (tables and failures) and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METRICS = [
+    ("doc_hit@1", "doc hit@1"), ("doc_hit@5", "doc hit@5"), ("doc_mrr", "doc MRR"),
+    ("passage_hit@5", "passage hit@5"), ("passage_mrr", "passage MRR"),
+    ("accuracy", "accuracy"), ("citation_precision", "citation precision"), ("dangling", "dangling"),
+    ("refusal_rate_unanswerable", "refusal (unanswerable)"), ("false_refusal_rate", "false refusal"),
+    ("language_match", "language match"), ("retrieve_s_median", "retrieval s (median)"),
+    ("first_token_s_median", "first token s (median)"), ("first_token_s_p90", "first token s (p90)"),
+    ("total_s_median", "total s (median)"), ("prompt_tokens_median", "prompt tokens (median)"),
+]
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _table(blocks: dict[str, dict]) -> str:
+    names = list(blocks)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines.append("| questions | " + " | ".join(str(blocks[n]["n"]) for n in names) + " |")
+    for key, label in METRICS:
+        lines.append(f"| {label} | " + " | ".join(_cell(blocks[n].get(key)) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def _failures(rows: list[dict]) -> list[str]:
+    out = []
+    for r in rows:
+        s, item, answer = r["score"], r["item"], r["answer"]
+        if s["answerable"]:
+            problem = ("refused" if s["refused"] else "wrong answer" if not s["correct"]
+                       else "wrong citation" if s["good_citations"] < s["citations"]
+                       else "wrong language" if not s["lang_ok"] else None)
+        else:
+            problem = None if s["refused"] else "answered an unanswerable question"
+        if problem:
+            expected = item.get("answer") or "(refusal)"
+            out.append(f"- **{item['id']}** ({item['lang']}, {item['type']}) — {problem}  \n"
+                       f"  Q: {item['question']}  \n  A: {answer['answer']}  \n  expected: {expected}"
+                       + (f"  \n  why refused: {answer.get('reason')}" if s["refused"] and answer.get("reason") else ""))
+    return out
+
+
+def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    types = [t for t in report["by_type"]]
+    langs = list(report["by_lang"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(1, len(langs))
+    for i, lang in enumerate(langs):
+        values = []
+        for t in types:
+            sub = [r for r in rows if r["item"]["type"] == t and r["item"]["lang"] == lang]
+            ok = [(r["score"]["correct"] if r["score"]["answerable"] else r["score"]["refused"]) for r in sub]
+            values.append(sum(ok) / len(ok) if ok else 0)
+        ax.bar([x + i * width for x in range(len(types))], values, width, label=lang)
+    ax.set_xticks([x + width * (len(langs) - 1) / 2 for x in range(len(types))], types)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("correct (unanswerable: refused)")
+    ax.set_title("Accuracy by question type and language")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=100)
+    plt.close(fig)
+    files.append("accuracy.png")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for key, label in [("retrieve_s", "retrieval"), ("first_token_s", "first token"), ("total_s", "total")]:
+        values = [r["answer"]["timings"].get(key) for r in rows if r["answer"]["timings"].get(key) is not None]
+        if values:
+            ax.hist(values, bins=20, alpha=0.6, label=label)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("questions")
+    ax.set_title("Latency distribution")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=100)
+    plt.close(fig)
+    files.append("latency.png")
+    return files
+
+
+def write_report(report: dict, rows: list[dict], out: Path) -> None:
+    report["out"] = str(out)
+    (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    plots = _plots(report, rows, out)
+    failures = _failures(rows)
+    md = [
+        f"# Eval report — {report['date']}",
+        "",
+        f"`rag eval --qa {report['qa']}`: {report['overall']['n']} questions in {report['seconds']} s; "
+        f"embedder `{report['models']['embedder']}`, LLM `{report['models']['llm']}`.",
+        "",
+        "## Overall and per language",
+        "",
+        _table({"all": report["overall"], **report["by_lang"]}),
+        "",
+        "## Per question type",
+        "",
+        _table(report["by_type"]),
+        "",
+        *[f"![{p}]({p})" for p in plots],
+        "",
+        f"## Failures ({len(failures)})",
+        "",
+        *(failures or ["None."]),
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
