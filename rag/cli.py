@@ -203,5 +203,18 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh):
     click.echo(summary)
 
 
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("eval/bench"), show_default=True)
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
+@click.pass_context
+@_friendly
+def bench(ctx, out, repeats, sizes):
+    """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
+    from .bench import run
+
+    click.echo(run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")]))
+
+
 if __name__ == "__main__":
     main()

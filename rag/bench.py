@@ -1,0 +1,179 @@
+"""``rag bench``: latency and throughput on this machine, as medians, in one process.
+
+Measures, for the default configuration and for a naive baseline in the same run
+(whole passages in the prompt, llama.cpp's prefix cache cleared before each question):
+retrieval time, prompt tokens, time to first token, generation tokens/s, total;
+plus the embedding throughput for indexing, FAISS search latency and recall@10
+against exact search on synthetic clustered vectors, the memory-bandwidth bound of
+generation, cold start and peak memory. Writes ``bench.json`` and ``bench.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .settings import Settings
+
+QUESTIONS = [
+    "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?",
+    "How much were the investment projects signed in Fuzhou worth?",
+    "Quelle est la capacité de calcul actuelle de Pékin ?",
+    "Who is the director of the Alliance numérique?",
+    "Combien de visiteurs ont assisté au Sommet de la Chine numérique ?",
+    "How many VR devices should China produce by 2026?",
+]
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def memory_bandwidth_gbs(size_mb: int = 512, repeats: int = 5) -> float:
+    """Read bandwidth of one core summing a large array (GB/s, best of ``repeats``)."""
+    a = np.ones(size_mb * 2**20 // 8, dtype=np.float64)
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a.sum()
+        best = max(best, a.nbytes / (time.perf_counter() - t) / 1e9)
+    return round(best, 2)
+
+
+def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dict:
+    rows = []
+    llm = pipe.generator.llm
+    for _ in range(repeats):
+        for q in questions:
+            if baseline:
+                llm.reset()  # no prefix reuse: every prompt is processed from the first token
+            t0 = time.perf_counter()
+            tokens = 0
+            first = None
+            answer = None
+            for event in pipe.ask_stream(q):
+                name = type(event).__name__
+                if name == "Token":
+                    tokens += 1
+                    first = first or time.perf_counter()
+                elif name == "Done":
+                    answer = event.answer
+            end = time.perf_counter()
+            gen_s = end - first if first else None
+            rows.append({"question": q, "retrieve_s": answer.timings["retrieve_s"],
+                         "first_token_s": answer.timings["first_token_s"], "total_s": round(end - t0, 3),
+                         "prompt_tokens": answer.prompt_tokens, "tokens": tokens,
+                         "tokens_per_s": round((tokens - 1) / gen_s, 2) if gen_s and tokens > 1 else None,
+                         "refused": answer.refused, "answer": answer.answer})
+    keys = ["retrieve_s", "first_token_s", "total_s", "prompt_tokens", "tokens_per_s"]
+    return {"median": {k: _median([r[k] for r in rows]) for k in keys}, "rows": rows}
+
+
+def faiss_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed: int = 0) -> list[dict]:
+    """Search latency (1 query at a time, 1 thread) and recall@10 vs exact, on clustered vectors."""
+    import faiss
+
+    from .index import FaissIndex
+
+    faiss.omp_set_num_threads(1)
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in sizes:
+        centers = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
+        x = centers[rng.integers(0, len(centers), n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        q = x[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        exact = FaissIndex.build(x, kind="flat")
+        _, truth = exact.search(q, 10)
+        for kind in ("flat", "hnsw") if n >= 10_000 else ("flat",):
+            t = time.perf_counter()
+            index = exact if kind == "flat" else FaissIndex.build(x, kind="hnsw")
+            build_s = time.perf_counter() - t
+            times, recall = [], []
+            for i in range(queries):
+                t = time.perf_counter()
+                _, ids = index.search(q[i:i + 1], 10)
+                times.append(time.perf_counter() - t)
+                recall.append(len(set(ids[0]) & set(truth[i])) / 10)
+            out.append({"n": n, "kind": kind, "build_s": round(build_s, 2),
+                        "search_ms_median": round(statistics.median(times) * 1000, 3),
+                        "recall@10": round(float(np.mean(recall)), 3)})
+        del x
+    return out
+
+
+def embedding_throughput(pipe, texts: list[str], repeats: int = 3) -> dict:
+    emb = pipe.embedder
+    emb.encode(texts[:4], "passage")
+    t = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        emb.encode(texts, "passage", batch_size=32)
+        t.append(time.perf_counter() - t0)
+    q = []
+    for text in texts[:20]:
+        t0 = time.perf_counter()
+        emb.encode([text[:80]], "query")
+        q.append(time.perf_counter() - t0)
+    return {"passages_per_s": round(len(texts) / statistics.median(t), 1),
+            "query_ms_median": round(statistics.median(q) * 1000, 2)}
+
+
+def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None = None) -> str:
+    from .pipeline import Pipeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    pipe = Pipeline(settings)
+    pipe.warm_up()
+    cold_start = round(time.perf_counter() - t0, 2)
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cold_start_s": cold_start, "threads": settings.threads}
+    # Warm the prefix cache and the code paths once, outside the measurements.
+    pipe.ask(QUESTIONS[0])
+    report["default"] = _answer_run(pipe, QUESTIONS, repeats, baseline=False)
+    naive = Pipeline(settings.replace(evidence_tokens=1400, max_sentences=200, translate_query=False),
+                     embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
+    report["naive"] = _answer_run(naive, QUESTIONS, 1, baseline=True)
+    d, n = report["default"]["median"], report["naive"]["median"]
+    report["ratios_naive_over_default"] = {k: round(n[k] / d[k], 2) for k in d if d[k] and n[k]}
+    model_bytes = Path(pipe.generator.path).stat().st_size
+    bandwidth = memory_bandwidth_gbs()
+    bound = bandwidth * 1e9 / model_bytes
+    report["generation"] = {"memory_bandwidth_gbs": bandwidth, "model_gb": round(model_bytes / 1e9, 3),
+                            "bound_tokens_per_s": round(bound, 1),
+                            "measured_tokens_per_s": d["tokens_per_s"],
+                            "share_of_bound": round(d["tokens_per_s"] / bound, 2) if d["tokens_per_s"] else None}
+    report["embedding"] = embedding_throughput(pipe, [p.text for p in pipe.store.passages])
+    report["faiss"] = faiss_scaling(sizes or [10_000, 100_000, 1_000_000])
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    (out / "bench.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    md = markdown(report)
+    (out / "bench.md").write_text(md, encoding="utf-8")
+    return md
+
+
+def markdown(r: dict) -> str:
+    d, n, ratio = r["default"]["median"], r["naive"]["median"], r["ratios_naive_over_default"]
+    lines = [f"Benchmark {r['date']} — {r['threads']} LLM threads; medians over {len(r['default']['rows'])} answers",
+             "", "| | default | naive baseline | naive / default |", "|---|---|---|---|"]
+    for k, label in [("retrieve_s", "evidence shown (s)"), ("prompt_tokens", "prompt tokens"),
+                     ("first_token_s", "first token (s)"), ("tokens_per_s", "generation (tokens/s)"),
+                     ("total_s", "total (s)")]:
+        lines.append(f"| {label} | {d[k]} | {n[k]} | {ratio.get(k, '—')} |")
+    g = r["generation"]
+    lines += ["", f"Generation: {g['measured_tokens_per_s']} tokens/s = {g['share_of_bound']} of the memory-bandwidth "
+                  f"bound ({g['memory_bandwidth_gbs']} GB/s ÷ {g['model_gb']} GB = {g['bound_tokens_per_s']} tokens/s).",
+              f"Embedding: {r['embedding']['passages_per_s']} passages/s indexing; "
+              f"{r['embedding']['query_ms_median']} ms per query.",
+              f"Cold start (process → ready): {r['cold_start_s']} s; peak memory {r['peak_rss_mb']} MB.",
+              "", "| FAISS vectors | index | search ms (1 query) | recall@10 | build s |", "|---|---|---|---|---|"]
+    for f in r["faiss"]:
+        lines.append(f"| {f['n']:,} | {f['kind']} | {f['search_ms_median']} | {f['recall@10']} | {f['build_s']} |")
+    return "\n".join(lines) + "\n"
