@@ -77,67 +77,6 @@ class LlamaCppGenerator(Generator):
         return self.count_tokens(prompt)
 
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
-        """Yield the answer piece by piece (greedy decoding: same input, same output)."""
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""
-        return max(1, len(text) // 4)
-
-
-class LlamaCppGenerator(Generator):
-    """A GGUF model run by llama-cpp-python, with its own chat template.
-
-    Not thread-safe: callers serialise (the pipeline holds a lock while streaming).
-    """
-
-    def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0):
-        self.path = Path(path)
-        self.model_id = self.path.name
-        self.n_ctx = n_ctx
-        self.threads = threads
-        self.temperature = temperature
-        self._llm = None
-        self._load_lock = threading.Lock()
-        self.last_prompt_tokens = 0
-
-    @property
-    def llm(self):
-        with self._load_lock:
-            if self._llm is None:
-                # OpenMP spin-waiting makes 2-thread decoding erratic on small VMs;
-                # passive waiting is steady. Must be set before the library loads.
-                os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-                try:
-                    from llama_cpp import Llama
-                except ImportError:
-                    raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
-                try:
-                    self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                      n_threads_batch=self.threads, verbose=False)
-                except (ValueError, RuntimeError, OSError) as e:
-                    raise RagError(f"cannot load LLM '{self.path}' ({str(e).splitlines()[0][:120]}): the file may be "
-                                   f"truncated or need more memory; re-run the install or set RAG_LLM_MODEL") from None
-            return self._llm
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    def prompt_tokens(self, messages: list[Message]) -> int:
-        """Tokens of the whole chat prompt, as the model's template renders it."""
-        handler = self.llm.chat_handler or self.llm._chat_handlers.get(self.llm.chat_format)  # noqa: SLF001
-        if handler is None:
-            return sum(self.count_tokens(m["content"]) for m in messages)
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # noqa: F401 - only for type clarity
-
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return sum(self.count_tokens(m["content"]) for m in messages)
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter as Fmt
-
-        text = Fmt(template=template, eos_token="", bos_token="").render(messages=messages).prompt
-        return self.count_tokens(text)
-
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
         self.last_prompt_tokens = self.prompt_tokens(messages)
         if self.last_prompt_tokens + max_tokens > self.n_ctx:
             raise RagError(f"the prompt needs {self.last_prompt_tokens} tokens, over the context of {self.n_ctx}: "
