@@ -244,9 +244,16 @@ class Pipeline:
             answer_text = f"{answer_text} [{cited[0]}]"
         if self.settings.verify_support:
             missing = verify.unsupported_numbers(answer_text, question, [evidence[n - 1].text for n in cited])
-            if missing and verify.unsupported_numbers(answer_text, question, evidence_texts):
-                return finish(TEXT[lang]["unsupported"], True, f"figures not in the evidence: {', '.join(missing)}",
+            invented = verify.unsupported_numbers(" ".join(missing), question, evidence_texts)
+            if invented:
+                return finish(TEXT[lang]["unsupported"], True, f"figures not in the evidence: {', '.join(invented)}",
                               withdrawn=text, **extra)
+            # A figure cited to the wrong snippet: point the reader at the snippet that holds it.
+            for figure in missing:
+                holder = next(e.n for e in evidence if not verify.unsupported_numbers(figure, question, [e.text]))
+                if holder not in cited:
+                    cited.append(holder)
+                    answer_text = f"{answer_text} [{holder}]"
         return finish(answer_text, False, citations=[evidence[n - 1].to_dict() for n in cited], **extra)
 
     def _count_tokens(self, text: str) -> int:

@@ -121,3 +121,17 @@ def test_prompt_holds_only_numbered_evidence_and_fits_the_budget(make_pipeline):
     assert user.startswith("Evidence:\n[1] ") and f"Question: {Q}" in user
     evidence = user.split("\n\nQuestion:")[0]
     assert len(evidence) // 4 <= pipe.settings.evidence_tokens + 40
+
+
+def test_figure_cited_to_the_wrong_snippet_is_pointed_at_the_one_holding_it(make_pipeline):
+    from rag import verify
+
+    def reply(messages):
+        snippets = messages[-1]["content"].split("\n\nQuestion:")[0].split("\n[")
+        first = set(verify.numbers(snippets[0]))
+        other = next(n for s in snippets[1:] for n in verify.numbers(s) if n not in first)
+        return f"Le chiffre est {other} [1]."
+    answer = make_pipeline(reply).ask(Q)
+    figure = verify.numbers(answer.answer.split("[")[0])[0]
+    assert not answer.refused and len(answer.citations) == 2
+    assert figure in answer.citations[1]["text"] and f"[{answer.citations[1]['n']}]" in answer.answer
