@@ -193,12 +193,16 @@ def serve(ctx, host, port, lang):
 @click.option("--limit", type=int, help="Only the first N questions.")
 @click.option("--ids", help="Comma-separated ids to run.")
 @click.option("--fresh", is_flag=True, help="Ignore cached answers.")
+@click.option("--retrieval-only", is_flag=True, help="Score retrieval only (fast: no answers generated).")
 @click.pass_context
 @_friendly
-def eval_cmd(ctx, qa, out, limit, ids, fresh):
+def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
     """Score retrieval, answers, citations, language and refusals on a Q/A file."""
-    from .eval import run
+    from .eval import retrieval, run
 
+    if retrieval_only:
+        click.echo(retrieval(_settings(ctx), qa))
+        return
     summary = run(_settings(ctx), qa, out, limit=limit, ids=ids.split(",") if ids else None, fresh=fresh)
     click.echo(summary)
 

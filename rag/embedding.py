@@ -57,6 +57,9 @@ class SentenceTransformerEmbedder(Embedder):
                     from sentence_transformers import SentenceTransformer
                 except ImportError as e:
                     raise RagError(f"sentence-transformers is not installed ({e.name}): run the install command from the README") from None
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()   # a per-load bar on every `rag ask` is noise
                 if self._threads:
                     torch.set_num_threads(self._threads)
                 try:

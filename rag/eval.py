@@ -188,6 +188,43 @@ def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: 
     return summary(report)
 
 
+def retrieval(settings: Settings, qa: Path, pipeline=None) -> str:
+    """Retrieval only (no answer generated): hit@k per language, and how well the best
+    dense score separates answerable from unanswerable questions (for ``RAG_MIN_SCORE``).
+    Cheap enough to compare settings: ``RAG_HYBRID=0 rag eval --retrieval-only``.
+    """
+    from tqdm import tqdm
+
+    from .pipeline import Pipeline, Retrieved
+
+    pipe = pipeline or Pipeline(settings)
+    rows = []
+    for item in tqdm(load_qa(qa), desc="retrieval", unit="q"):
+        stream = pipe.ask_stream(item["question"], history=item.get("history"))
+        event = next((e for e in stream if isinstance(e, Retrieved)), None)
+        stream.close()   # stop before the model is asked
+        passages = event.passages if event else []
+        answer = {"passages": passages, "answer": "", "refused": False, "citations": [], "lang": item["lang"],
+                  "timings": {"retrieve_s": event.seconds if event else None}, "prompt_tokens": 0}
+        rows.append({"item": item, "answer": answer, "score": score_item(item, answer),
+                     "best": max((p["score"] for p in passages), default=0.0)})
+    lines = []
+    for name, group in [("all", rows), *((lang, [r for r in rows if r["item"]["lang"] == lang])
+                                         for lang in sorted({r["item"]["lang"] for r in rows}))]:
+        a = aggregate(group)
+        lines.append(f"{name:>3}: doc hit@1 {_f(a['doc_hit@1'])}  hit@3 {_f(a['doc_hit@3'])}  "
+                     f"hit@5 {_f(a['doc_hit@5'])}  MRR {_f(a['doc_mrr'])}  passage hit@5 {_f(a['passage_hit@5'])}  "
+                     f"retrieval {_f(a.get('retrieve_s_median'))}s")
+    best = {kind: sorted(r["best"] for r in rows if r["score"]["answerable"] == (kind == "answerable"))
+            for kind in ("answerable", "unanswerable")}
+    for t in (0.75, 0.78, 0.80, 0.82, 0.84):
+        kept = sum(b >= t for b in best["unanswerable"])
+        lost = sum(b < t for b in best["answerable"])
+        lines.append(f"min_score {t:.2f}: answerable refused before generation {lost}/{len(best['answerable'])}, "
+                     f"unanswerable passed to the model {kept}/{len(best['unanswerable'])}")
+    return "\n".join(lines)
+
+
 def summary(report: dict) -> str:
     o = report["overall"]
     lines = [f"{o['n']} questions in {report['seconds']}s  →  report in {report.get('out', 'the output folder')}"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +27,39 @@ class Generator(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""
         return max(1, len(text) // 4)
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@contextmanager
+def _model_params(**fields):
+    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for.
+
+    Why: on Intel CPUs with AMX (Sapphire Rapids, common in cloud VMs), a llama.cpp built
+    with ``-march=native`` routes quantised matmuls through its AMX "extra buffer type",
+    which segfaults on the first multi-token batch here (measured with 0.3.36). Without
+    extra buffer types the plain AVX-512 kernels are used and work.
+    """
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+
+    def patched():
+        params = default()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    api.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = default
 
 
 class LlamaCppGenerator(Generator):
@@ -56,8 +90,9 @@ class LlamaCppGenerator(Generator):
                 except ImportError:
                     raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
                 try:
-                    self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                      n_threads_batch=self.threads, verbose=False)
+                    with _model_params(use_extra_bufts=not _cpu_has_amx()):
+                        self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
+                                          n_threads_batch=self.threads, verbose=False)
                 except (ValueError, RuntimeError, OSError) as e:
                     raise RagError(f"cannot load LLM '{self.path}' ({str(e).splitlines()[0][:120]}): the file may be "
                                    f"truncated or need more memory; re-run the install or set RAG_LLM_MODEL") from None

@@ -92,6 +92,15 @@ class Done:
 Event = Status | Retrieved | Token | Restart | Done
 
 
+def _cite(text: str, n: int) -> str:
+    """Add a citation at the end of the answer, before its final punctuation.
+
+    >>> _cite("91 entreprises [2].", 1)
+    '91 entreprises [2] [1].'
+    """
+    return re.sub(r"\s*([.!?…]*)\s*$", lambda m: f" [{n}]{m.group(1)}", text, count=1)
+
+
 class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  generator: Generator | None = None, store: Store | None = None):
@@ -241,7 +250,7 @@ class Pipeline:
             if not supporting:
                 return finish(TEXT[lang]["refusal"], True, "the answer cites no evidence", withdrawn=text, **extra)
             cited = supporting[:1]
-            answer_text = f"{answer_text} [{cited[0]}]"
+            answer_text = _cite(answer_text, cited[0])
         if self.settings.verify_support:
             missing = verify.unsupported_numbers(answer_text, question, [evidence[n - 1].text for n in cited])
             invented = verify.unsupported_numbers(" ".join(missing), question, evidence_texts)
@@ -253,7 +262,7 @@ class Pipeline:
                 holder = next(e.n for e in evidence if not verify.unsupported_numbers(figure, question, [e.text]))
                 if holder not in cited:
                     cited.append(holder)
-                    answer_text = f"{answer_text} [{holder}]"
+                    answer_text = _cite(answer_text, holder)
         return finish(answer_text, False, citations=[evidence[n - 1].to_dict() for n in cited], **extra)
 
     def _count_tokens(self, text: str) -> int:

@@ -71,3 +71,18 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
     run(pipe.settings, qa, out, pipeline=pipe, ids=["a"])
     with pytest.raises(RagError, match="no question with id zz"):
         run(pipe.settings, qa, out, pipeline=pipe, ids=["zz"])
+
+
+def test_retrieval_only_scores_without_asking_the_model(tmp_path, make_pipeline):
+    from rag.eval import retrieval
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in [
+        {"id": "1", "lang": "fr", "question": "Combien d'entreprises ont rejoint l'association du métavers ?",
+         "doc": "000_00be9f381121e8cb.txt", "evidence": None, "must_match": ["91"], "type": "number"},
+        {"id": "2", "lang": "fr", "question": "Quelle est la population de Fuzhou ?", "doc": None,
+         "evidence": None, "must_match": [], "type": "unanswerable"}]), encoding="utf-8")
+    pipe = make_pipeline("91 [1].")
+    text = retrieval(pipe.settings, qa, pipeline=pipe)
+    assert pipe.generator.prompts == []
+    assert "all: doc hit@1 1.00" in text and "min_score 0.80" in text

@@ -16,7 +16,8 @@ import pytest
 
 from rag.pipeline import Done, Retrieved, Token
 
-from .conftest import ROOT, SEEDS
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
 
 pytestmark = pytest.mark.integration
 
