@@ -213,6 +213,15 @@ class Pipeline:
                          **common)
             return
 
+        # A figure the question is conditioned on ("in 2020", "the 45 billion target") that no
+        # retrieved passage contains: the articles don't cover that case, and the model would
+        # answer with the nearest figure. Refused before generating.
+        absent = verify.unsupported_numbers(question, "", [p["text"] for p in passages])
+        if absent and s.verify_support:
+            yield finish(TEXT[out_lang]["missing_figure"].format(figures=", ".join(absent)), True,
+                         f"no retrieved passage mentions {', '.join(absent)}", **common)
+            return
+
         yield Status(TEXT[out_lang]["reading"].format(n=len(evidence)))
         text, prompt_tokens = "", 0
         for attempt in range(2):
@@ -243,14 +252,20 @@ class Pipeline:
         cited = checked.cited
         answer_text = checked.text
         evidence_texts = [e.text for e in evidence]
+        if verify.lacks_substance(answer_text, question):
+            return finish(TEXT[lang]["refusal"], True, "the answer says nothing the question asks for",
+                          withdrawn=text, **extra)
         if not cited:
-            # The model forgot to cite: attribute the answer to the evidence that holds its figures.
-            supporting = [e.n for e in evidence if not verify.unsupported_numbers(answer_text, question, [e.text])
-                          and verify.numbers(answer_text)]
-            if not supporting:
-                return finish(TEXT[lang]["refusal"], True, "the answer cites no evidence", withdrawn=text, **extra)
-            cited = supporting[:1]
-            answer_text = _cite(answer_text, cited[0])
+            # The model forgot to cite (it often does, measured): attribute the answer to the
+            # snippet holding all its figures, else to the one closest in meaning if close enough.
+            holders = [e.n for e in evidence if verify.numbers(answer_text)
+                       and not verify.unsupported_numbers(answer_text, question, [e.text])]
+            n = holders[0] if holders else self._closest_evidence(answer_text, evidence)
+            if n is None:
+                return finish(TEXT[lang]["refusal"], True, "the answer cites no evidence and matches none",
+                              withdrawn=text, **extra)
+            cited = [n]
+            answer_text = _cite(answer_text, n)
         if self.settings.verify_support:
             missing = verify.unsupported_numbers(answer_text, question, [evidence[n - 1].text for n in cited])
             invented = verify.unsupported_numbers(" ".join(missing), question, evidence_texts)
@@ -264,6 +279,13 @@ class Pipeline:
                     cited.append(holder)
                     answer_text = _cite(answer_text, holder)
         return finish(answer_text, False, citations=[evidence[n - 1].to_dict() for n in cited], **extra)
+
+    def _closest_evidence(self, answer: str, evidence: list[Evidence]) -> int | None:
+        """The number of the snippet most similar to the answer, if similar enough to attribute."""
+        vectors = self.embedder.encode([citations._MARKER.sub(" ", answer), *(e.text for e in evidence)], "passage")
+        similarity = vectors[1:] @ vectors[0]
+        best = int(np.argmax(similarity))
+        return evidence[best].n if similarity[best] >= self.settings.attribution_score else None
 
     def _count_tokens(self, text: str) -> int:
         return self.generator.count_tokens(text)

@@ -21,6 +21,7 @@ TEXT = {
     "fr": {
         "refusal": "Les articles ne le disent pas : je n'ai trouvé aucun passage qui réponde à cette question.",
         "unsupported": "Les articles ne le disent pas : la réponse trouvée n'était pas étayée par les passages cités.",
+        "missing_figure": "Les articles ne le disent pas : aucun passage ne mentionne {figures}.",
         "empty": "Posez une question sur les articles, par exemple : « Combien d'entreprises ont rejoint "
                  "l'association du métavers du Zhejiang ? »",
         "foreign": "Je réponds aux questions en français ou en anglais : reformulez votre question dans l'une de ces langues.",
@@ -33,6 +34,7 @@ TEXT = {
     "en": {
         "refusal": "The articles don't say: I found no passage that answers this question.",
         "unsupported": "The articles don't say: the answer found was not supported by the cited passages.",
+        "missing_figure": "The articles don't say: no passage mentions {figures}.",
         "empty": "Ask a question about the articles, for example: \"How much were the investment projects "
                  "signed in Fuzhou worth?\"",
         "foreign": "I answer questions in French or English: please ask again in one of those languages.",

@@ -56,6 +56,35 @@ def unsupported_numbers(answer: str, question: str, evidence_texts: list[str]) -
     return [tok for tok in numbers(answer) if not (_values(tok) & known)]
 
 
+_QUANTITY_QUESTION = re.compile(
+    r"\b(combien|how (many|much)|quel(le)?s? (est |sont )?(le |la |les )?(montant|nombre|part|pourcentage|somme|"
+    r"valeur|proportion)|what (share|percentage|proportion|amount|number|value))\b", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(
+    r"\b(dizaines?|douzaines?|vingtaines?|trentaines?|quarantaines?|cinquantaines?|centaines?|milliers?|millions?|"
+    r"milliards?|dozens?|hundreds?|thousands?|millions?|billions?|trillions?|un|une|deux|trois|quatre|cinq|six|"
+    r"sept|huit|neuf|dix|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\b",
+    re.IGNORECASE)
+
+
+def lacks_substance(answer: str, question: str) -> bool:
+    """An answer that says nothing: only citation markers, or no quantity for a quantity question.
+
+    >>> lacks_substance("[1] [2] [3]", "How many people attended?")
+    True
+    >>> lacks_substance("Le budget est de [1] milliards d'euros.", "Quel est le montant du budget ?")
+    False
+    >>> lacks_substance("Les projets représentent [1].", "Quel est le montant des projets ?")
+    True
+    >>> lacks_substance("Une quarantaine [1].", "Combien de sous-forums ?")
+    False
+    """
+    words = re.findall(r"[^\W\d_]{2,}|\d+", _MARKER.sub(" ", answer))
+    if len(words) < 2 and not numbers(answer):
+        return True
+    return bool(_QUANTITY_QUESTION.search(question)) and not numbers(answer) and not _NUMBER_WORDS.search(
+        _MARKER.sub(" ", answer))
+
+
 def is_model_refusal(answer: str) -> bool:
     """The model said the evidence does not answer (it rarely does on its own).
 

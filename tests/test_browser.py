@@ -111,6 +111,7 @@ def ask(browser, url: str, question: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#send")
     page.evaluate(TIMER_JS)
     page.fill("#question textarea", question)
     page.click("#send")

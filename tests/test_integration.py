@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,8 +133,10 @@ def test_cli_streams_answer_then_numbered_sources(cli_index):
     tmp, offline = cli_index
     out = _rag(["ask", EN], tmp, offline=offline)
     assert out.returncode == 0, out.stderr
-    assert "228" in out.stdout
-    assert "[1] " in out.stdout and "chars " in out.stdout
+    answer, _, sources = out.stdout.partition("\n\n")
+    assert "228" in answer and re.search(r"\[\d\]", answer)
+    n = re.search(r"\[(\d)\]", answer).group(1)
+    assert re.search(rf"^\[{n}\] 001_eff1faf9964d099f\.txt  \(chars \d+–\d+\)$", sources, re.MULTILINE), sources
 
 
 def test_cli_batch_passes_ids_through_and_loads_models_once(cli_index):
@@ -165,5 +168,6 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, args, env, message)
     out = _rag(args, tmp_path, env_extra=env)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], out.stderr
+    assert out.stderr.rstrip().endswith(errors[0]), "the error is the last thing said"

@@ -135,3 +135,9 @@ def test_figure_cited_to_the_wrong_snippet_is_pointed_at_the_one_holding_it(make
     answer = make_pipeline(reply).ask(Q)
     assert not answer.refused and [c["n"] for c in answer.citations] == [2, 1]
     assert "91" in answer.citations[1]["text"] and answer.answer.endswith("[2] [1].")
+
+
+def test_question_about_a_year_no_passage_mentions_is_refused_before_generation(make_pipeline):
+    pipe = make_pipeline("91 entreprises [1].")
+    answer = pipe.ask("Combien d'entreprises avaient rejoint l'association du métavers du Zhejiang en 1987 ?")
+    assert answer.refused and "1987" in answer.answer and pipe.generator.prompts == []
