@@ -141,3 +141,20 @@ def test_question_about_a_year_no_passage_mentions_is_refused_before_generation(
     pipe = make_pipeline("91 entreprises [1].")
     answer = pipe.ask("Combien d'entreprises avaient rejoint l'association du métavers du Zhejiang en 1987 ?")
     assert answer.refused and "1987" in answer.answer and pipe.generator.prompts == []
+
+
+def test_uncited_answer_is_attributed_to_the_snippet_it_restates(make_pipeline):
+    import re
+
+    def reply(messages):
+        second = re.findall(r"^\[2\] (.*)$", messages[-1]["content"], re.MULTILINE)[0]
+        return re.sub(r"\d+", "", second)   # no figures: attribution by meaning alone
+    answer = make_pipeline(reply).ask(Q)
+    assert not answer.refused and [c["n"] for c in answer.citations] == [2]
+    assert answer.answer.rstrip(".").endswith("[2]")
+
+
+@pytest.mark.parametrize("reply", ["[1] [2] [3]", "Les entreprises sont [1]."])
+def test_answers_without_substance_are_refused(make_pipeline, reply):
+    answer = make_pipeline(reply).ask(Q)
+    assert answer.refused and answer.withdrawn == reply
