@@ -1,8 +1,10 @@
 """Vector search over passage embeddings. One interface; FAISS is the default backend.
 
 The FAISS index type follows the corpus size: exact inner product (``IndexFlatIP``)
-while exhaustive search is cheap, HNSW above ``HNSW_FROM`` vectors, where exact
-search would take more than a few milliseconds per query.
+below ``HNSW_FROM`` vectors, HNSW above. Measured with ``rag bench`` on 2 cores: exact
+search takes 0.5 ms at 10k vectors, 11 ms at 100k and 107 ms at 1M (one query, one
+thread) — inside the 0.3 s evidence budget with perfect recall — while HNSW recall@10
+on clustered vectors fell to 0.87 at 100k and 0.49 at 1M. So exact search up to 500k.
 
 >>> import numpy as np
 >>> v = np.eye(3, dtype=np.float32)
@@ -22,7 +24,7 @@ import numpy as np
 
 from .errors import RagError
 
-HNSW_FROM = 50_000
+HNSW_FROM = 500_000
 
 
 class VectorIndex(ABC):
@@ -57,7 +59,7 @@ class FaissIndex(VectorIndex):
         elif kind == "hnsw":
             index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 64
+            index.hnsw.efSearch = 256   # measured: 64 gave recall@10 0.69 at 100k clustered vectors
         else:
             raise ValueError(f"unknown index kind {kind!r}")
         faiss.omp_set_num_threads(os.cpu_count() or 1)

@@ -95,6 +95,11 @@ def foreign_language(text: str) -> str | None:
         return None
     fr = sum(w in _FR for w in words)
     en = sum(w in _EN for w in words)
+    # Chinese, Japanese or Korean script with no Latin letters cannot be French or English,
+    # however unsure langdetect is about which of them it is.
+    asian = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", text))
+    if asian and not re.search(r"[A-Za-zÀ-ÿ]", text) and best.lang not in SUPPORTED:
+        return best.lang
     if best.lang in SUPPORTED or best.prob < 0.9 or max(fr, en) >= 2:
         return None
     return best.lang

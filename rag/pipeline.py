@@ -178,7 +178,7 @@ class Pipeline:
                                query=extra.get("query", question), dangling=extra.get("dangling", []),
                                withdrawn=extra.get("withdrawn", ""), reason=reason))
 
-        if not re.search(r"\w", question):
+        if not re.search(r"[^\W_]{2,}", question):     # nothing to search for: "", "?!", "a", "🙂"
             yield finish(TEXT[out_lang]["empty"], True, "empty question")
             return
         if len(question) > MAX_QUESTION_CHARS:

@@ -7,6 +7,7 @@ first evidence card, and to the first streamed word of the answer.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -128,6 +129,8 @@ def test_french_question_streams_a_cited_answer(server, browser):
     print(f"\nsend → first evidence: {evidence:.2f} s, send → first answer token: {token:.2f} s")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    (ARTIFACTS / "timings.json").write_text(json.dumps({"send_to_evidence_s": round(evidence, 2),
+                                                        "send_to_first_token_s": round(token, 2)}))
     status = page.inner_text("#status")
     answer = page.locator('#chat [data-testid="bot"]').last.inner_text()
     assert page.locator("#status .rag-status.done").count() == 1, f"not answered: {status} / {answer}"
