@@ -165,7 +165,7 @@ def test_cli_incremental_reindex_embeds_nothing_when_unchanged(cli_index):
 
 
 @pytest.mark.parametrize("args, env, message", [
-    (["ask", "x", "--index", "/nonexistent/index"], {"RAG_CORPUS": "/nonexistent/corpus"}, "corpus"),
+    (["ask", FR, "--index", "/nonexistent/index"], {"RAG_CORPUS": "/nonexistent/corpus"}, "no index"),
     (["ask", FR], {"RAG_LLM_MODEL": "/nonexistent/model.gguf"}, "model.gguf"),
     (["ask", FR], {"RAG_EMBED_MODEL": "/nonexistent/embedder"}, "embedder"),
     (["index", "--corpus", "/nonexistent"], {}, "/nonexistent"),
