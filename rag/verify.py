@@ -35,11 +35,11 @@ def _values(token: str) -> set[float]:
     values = set()
     if re.fullmatch(r"\d{1,3}(?:[ .,]\d{3})+", token):
         values.add(float(re.sub(r"[ .,]", "", token)))
-    if " " not in token:
-        values.add(float(token.replace(",", ".")) if token.count(",") + token.count(".") <= 1
-                   else float(re.sub(r"[.,]", "", token)))
+    separators = len(re.findall(r"[ .,]", token))
+    if separators == 1 and " " not in token:
+        values.add(float(token.replace(",", ".")))        # 31,5 or 31.5 (or 35.000, also read above)
     else:
-        values.add(float(token.replace(" ", "")))
+        values.add(float(re.sub(r"[ .,]", "", token)))    # 35 000 / 1.000.000 / "100,000 200,000" run together
     return values
 
 

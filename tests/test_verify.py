@@ -28,3 +28,20 @@ def test_invented_figures_are_caught_but_question_figures_are_allowed():
 ])
 def test_model_refusals_are_recognised(text, refused):
     assert is_model_refusal(text) is refused
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789 ,.\u00a0\u202fab[]%"), max_size=40))
+def test_any_text_with_numbers_is_checked_without_error(text):
+    from rag.verify import unsupported_numbers
+
+    assert isinstance(unsupported_numbers(text, text, [text]), list)
+    assert unsupported_numbers(text, "", [text]) == []   # every figure supports itself
+
+
+def test_two_figures_run_together_are_still_read():
+    from rag.verify import unsupported_numbers
+
+    assert unsupported_numbers("de 100,000 200,000 yuans", "", ["100,000 200,000"]) == []
