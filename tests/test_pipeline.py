@@ -149,7 +149,7 @@ def test_uncited_answer_is_attributed_to_the_snippet_it_restates(make_pipeline):
     def reply(messages):
         second = re.findall(r"^\[2\] (.*)$", messages[-1]["content"], re.MULTILINE)[0]
         return re.sub(r"\d+", "", second)   # no figures: attribution by meaning alone
-    answer = make_pipeline(reply).ask(Q)
+    answer = make_pipeline(reply).ask("Quelle association a été créée au Zhejiang ?")
     assert not answer.refused and [c["n"] for c in answer.citations] == [2]
     assert answer.answer.rstrip(".").endswith("[2]")
 
