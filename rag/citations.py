@@ -42,6 +42,15 @@ def parse(text: str) -> list[int]:
     return [n for m in _MARKER.finditer(text) for n in _numbers(m.group(1))]
 
 
+def strip(text: str) -> str:
+    """The text without its citation markers (to read its words or its language).
+
+    >>> strip("91 entreprises [1][2].")
+    '91 entreprises  .'
+    """
+    return _MARKER.sub(" ", text)
+
+
 def check(text: str, n_evidence: int) -> Checked:
     cited: list[int] = []
     dangling: list[int] = []

@@ -216,8 +216,8 @@ class Pipeline:
         # A figure the question is conditioned on ("in 2020", "the 45 billion target") that no
         # retrieved passage contains: the articles don't cover that case, and the model would
         # answer with the nearest figure. Refused before generating.
-        absent = verify.unsupported_numbers(question, "", [p["text"] for p in passages])
-        if absent and s.verify_support:
+        absent = s.verify_support and verify.unsupported_numbers(question, "", [p["text"] for p in passages])
+        if absent:
             yield finish(TEXT[out_lang]["missing_figure"].format(figures=", ".join(absent)), True,
                          f"no retrieved passage mentions {', '.join(absent)}", **common)
             return
@@ -235,7 +235,7 @@ class Pipeline:
                     text += piece
                     yield Token(piece)
                 prompt_tokens = getattr(self.generator, "last_prompt_tokens", 0) or prompt_tokens
-            if attempt == 0 and language.detect(citations._MARKER.sub(" ", text), default=out_lang) != out_lang:
+            if attempt == 0 and language.detect(citations.strip(text), default=out_lang) != out_lang:
                 yield Restart(f"answer not in {out_lang}")
                 continue
             break
@@ -282,7 +282,7 @@ class Pipeline:
 
     def _closest_evidence(self, answer: str, evidence: list[Evidence]) -> int | None:
         """The number of the snippet most similar to the answer, if similar enough to attribute."""
-        vectors = self.embedder.encode([citations._MARKER.sub(" ", answer), *(e.text for e in evidence)], "passage")
+        vectors = self.embedder.encode([citations.strip(answer), *(e.text for e in evidence)], "passage")
         similarity = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarity))
         return evidence[best].n if similarity[best] >= self.settings.attribution_score else None

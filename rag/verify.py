@@ -61,8 +61,8 @@ _QUANTITY_QUESTION = re.compile(
     r"valeur|proportion)|what (share|percentage|proportion|amount|number|value))\b", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(
     r"\b(dizaines?|douzaines?|vingtaines?|trentaines?|quarantaines?|cinquantaines?|centaines?|milliers?|millions?|"
-    r"milliards?|dozens?|hundreds?|thousands?|millions?|billions?|trillions?|un|une|deux|trois|quatre|cinq|six|"
-    r"sept|huit|neuf|dix|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\b",
+    r"milliards?|dozens?|hundreds?|thousands?|billions?|trillions?|un|une|deux|trois|quatre|cinq|six|"
+    r"sept|huit|neuf|dix|one|two|three|four|five|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\b",
     re.IGNORECASE)
 
 
@@ -78,11 +78,11 @@ def lacks_substance(answer: str, question: str) -> bool:
     >>> lacks_substance("Une quarantaine [1].", "Combien de sous-forums ?")
     False
     """
-    words = re.findall(r"[^\W\d_]{2,}|\d+", _MARKER.sub(" ", answer))
-    if len(words) < 2 and not numbers(answer):
+    text = _MARKER.sub(" ", answer)
+    has_figure = bool(_NUMBER.search(text))
+    if len(re.findall(r"[^\W\d_]{2,}|\d+", text)) < 2 and not has_figure:
         return True
-    return bool(_QUANTITY_QUESTION.search(question)) and not numbers(answer) and not _NUMBER_WORDS.search(
-        _MARKER.sub(" ", answer))
+    return bool(_QUANTITY_QUESTION.search(question)) and not has_figure and not _NUMBER_WORDS.search(text)
 
 
 def is_model_refusal(answer: str) -> bool:
