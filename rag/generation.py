@@ -1,127 +1,108 @@
-"""Chat messages → a stream of text pieces. One interface; llama.cpp is the default backend.
+"""Chat messages → text, and the model's probabilities over a few labels. One interface,
+backends chosen by settings (``RAG_LLM_BACKEND``).
 
-A second backend is a new subclass of :class:`Generator` implementing ``stream``.
+Two operations are all the pipeline needs from a language model:
+
+- ``stream(messages, max_tokens, prefix)``: the reply, piece by piece. ``prefix`` is text
+  the reply is forced to start with (not yielded again): the pipeline writes
+  ``"Source: C\\n"`` itself and the model continues from the chosen sentence.
+- ``label_probabilities(messages, prefix, labels)``: after the reply's ``prefix``, how
+  likely each one-token label is as the next token, renormalised over ``labels``. This
+  is how the answer checks read the model's confidence instead of its generated text.
+
+Every call returns or fills a :class:`Usage` (tokens read, reused from cache, written).
+
+A second backend is a new module with a :class:`Generator` subclass, registered in
+``BACKENDS`` by name.
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import importlib
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 from .errors import RagError
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+@dataclass
+class Usage:
+    """What one call cost.
+
+    >>> Usage(prompt_tokens=500, cached_tokens=420, completion_tokens=12).new_prompt_tokens
+    80
+    """
+
+    prompt_tokens: int = 0       # tokens of the whole prompt (prefix included)
+    cached_tokens: int = 0       # of those, reused from the backend's cache (not computed again)
+    completion_tokens: int = 0   # tokens generated
+
+    @property
+    def new_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+
+class Response:
+    """An answer being streamed: iterate for its pieces; ``usage`` is complete once it ends.
+
+    >>> r = Response(iter(["91 ", "entreprises"]), Usage(prompt_tokens=3))
+    >>> r.text(), r.usage.prompt_tokens
+    ('91 entreprises', 3)
+    """
+
+    def __init__(self, pieces: Iterator[str], usage: Usage):
+        self._pieces = pieces
+        self.usage = usage
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+
+    def text(self) -> str:
+        return "".join(self)
+
+    def close(self) -> None:
+        """Stop generating now (the reader went away); releases the backend."""
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
 
 
 class Generator(ABC):
     model_id: str = ""
 
     @abstractmethod
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
-        """Yield the answer piece by piece (greedy decoding: same input, same output)."""
+    def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
+        """The reply after ``prefix``, piece by piece (greedy decoding: same input, same output)."""
+
+    @abstractmethod
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+        """P(next token = label | reply so far = ``prefix``), renormalised over ``labels``.
+
+        Each label must be one token of the model's vocabulary (such as ``" A"`` or ``" 2"``).
+        """
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""
         return max(1, len(text) // 4)
 
 
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_int8" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+# name → "module:Class"; a backend's module is imported only when it is chosen.
+BACKENDS = {
+    "llama-cpp": "rag.llamacpp:LlamaCppGenerator",
+}
 
 
-@contextmanager
-def _model_params(**fields):
-    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for.
-
-    Why: on Intel CPUs with AMX (Sapphire Rapids, common in cloud VMs), a llama.cpp built
-    with ``-march=native`` routes quantised matmuls through its AMX "extra buffer type",
-    which segfaults on the first multi-token batch here (measured with 0.3.36). Without
-    extra buffer types the plain AVX-512 kernels are used and work.
-    """
-    import llama_cpp.llama_cpp as api
-
-    default = api.llama_model_default_params
-
-    def patched():
-        params = default()
-        for name, value in fields.items():
-            setattr(params, name, value)
-        return params
-
-    api.llama_model_default_params = patched
-    try:
-        yield
-    finally:
-        api.llama_model_default_params = default
-
-
-class LlamaCppGenerator(Generator):
-    """A GGUF model run by llama-cpp-python, with its own chat template.
-
-    Not thread-safe: callers serialise (the pipeline holds a lock while streaming).
-    """
-
-    def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0):
-        self.path = Path(path)
-        self.model_id = self.path.name
-        self.n_ctx = n_ctx
-        self.threads = threads
-        self.temperature = temperature
-        self._llm = None
-        self._load_lock = threading.Lock()
-        self.last_prompt_tokens = 0
-
-    @property
-    def llm(self):
-        with self._load_lock:
-            if self._llm is None:
-                # OpenMP spin-waiting makes 2-thread decoding erratic on small VMs;
-                # passive waiting is steady. Must be set before the library loads.
-                os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-                try:
-                    from llama_cpp import Llama
-                except ImportError:
-                    raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
-                try:
-                    with _model_params(use_extra_bufts=not _cpu_has_amx()):
-                        self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                          n_threads_batch=self.threads, verbose=False)
-                except (ValueError, RuntimeError, OSError) as e:
-                    raise RagError(f"cannot load LLM '{self.path}' ({str(e).splitlines()[0][:120]}): the file may be "
-                                   f"truncated or need more memory; re-run the install or set RAG_LLM_MODEL") from None
-            return self._llm
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    def prompt_tokens(self, messages: list[Message]) -> int:
-        """Tokens of the whole chat prompt, as the model's own template renders it."""
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return sum(self.count_tokens(m["content"]) for m in messages)
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        prompt = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")(messages=messages).prompt
-        return self.count_tokens(prompt)
-
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
-        self.last_prompt_tokens = self.prompt_tokens(messages)
-        if self.last_prompt_tokens + max_tokens > self.n_ctx:
-            raise RagError(f"the prompt needs {self.last_prompt_tokens} tokens, over the context of {self.n_ctx}: "
-                           f"lower RAG_EVIDENCE_TOKENS or raise RAG_N_CTX")
-        chunks = self.llm.create_chat_completion(messages, temperature=self.temperature, max_tokens=max_tokens,
-                                                 stream=True)
-        try:
-            for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
-        finally:
-            chunks.close()
+def create(settings: "Settings") -> Generator:
+    """The generator ``settings.llm_backend`` names, configured from ``settings``."""
+    target = BACKENDS.get(settings.llm_backend)
+    if target is None:
+        raise RagError(f"RAG_LLM_BACKEND={settings.llm_backend!r} is not a backend: use one of "
+                       f"{', '.join(sorted(BACKENDS))}")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls).from_settings(settings)

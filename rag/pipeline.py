@@ -25,8 +25,9 @@ from . import citations, language, verify
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import RagError
 from .evidence import Evidence, select
-from .generation import Generator, LlamaCppGenerator
-from .models import embed_model_path, llm_path
+from . import generation
+from .generation import Generator
+from .models import embed_model_path
 from .prompts import TEXT, answer_messages, rewrite_messages, translate_messages
 from .retrieval import retrieve
 from .settings import Settings
@@ -108,7 +109,6 @@ class Pipeline:
         self._embedder = embedder
         self._generator = generator
         self._store = store
-        self._lock = threading.Lock()           # llama.cpp is not thread-safe
         self._store_lock = threading.Lock()
         self._translations: dict[str, str] = {}
 
@@ -124,9 +124,7 @@ class Pipeline:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            s = self.settings
-            self._generator = LlamaCppGenerator(llm_path(s.llm_model, s.cache_dir), n_ctx=s.n_ctx,
-                                                threads=s.threads, temperature=s.temperature)
+            self._generator = generation.create(self.settings)
         return self._generator
 
     @property
@@ -228,13 +226,16 @@ class Pipeline:
             messages = answer_messages(question if query == question else query, evidence, out_lang,
                                        strict_language=attempt > 0)
             text = ""
-            with self._lock:
-                for piece in self.generator.stream(messages, s.max_tokens):
+            response = self.generator.stream(messages, s.max_tokens)
+            try:
+                for piece in response:
                     if timings["first_token_s"] is None:
                         timings["first_token_s"] = round(time.perf_counter() - t0, 3)
                     text += piece
                     yield Token(piece)
-                prompt_tokens = getattr(self.generator, "last_prompt_tokens", 0) or prompt_tokens
+            finally:
+                response.close()
+            prompt_tokens = response.usage.prompt_tokens
             if attempt == 0 and language.detect(citations.strip(text), default=out_lang) != out_lang:
                 yield Restart(f"answer not in {out_lang}")
                 continue
@@ -291,8 +292,7 @@ class Pipeline:
         return self.generator.count_tokens(text)
 
     def _complete(self, messages: list[dict], max_tokens: int) -> str:
-        with self._lock:
-            return "".join(self.generator.stream(messages, max_tokens)).strip()
+        return self.generator.stream(messages, max_tokens).text().strip()
 
     def _rewrite(self, question: str, history: list[dict]) -> str:
         rewritten = self._complete(rewrite_messages(question, history), 60).splitlines()

@@ -54,6 +54,7 @@ class Settings:
     evidence_tokens: int = 450  # evidence budget in the prompt (eval: 260 → acc 0.58, 450 → 0.69, whole passages → 0.71)
     max_sentences: int = 10
     # Generation.
+    llm_backend: str = "llama-cpp"  # see rag.generation.BACKENDS
     max_tokens: int = 160
     n_ctx: int = 2048
     n_threads: int = 0          # 0: physical cores

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rag.embedding import Embedder
-from rag.generation import Generator
+from rag.generation import Generator, Response, Usage
 from rag.lexical import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,20 +42,32 @@ class FakeEmbedder(Embedder):
 
 
 class FakeGenerator(Generator):
-    """Answers with ``reply(messages)``, streamed word by word."""
+    """Answers with ``reply(messages)``, streamed word by word; label probabilities from ``labels``.
+
+    ``labels(messages, prefix, labels)`` returns the probabilities (default: the first label
+    is the most likely). Every prompt is recorded in ``prompts`` (label reads in ``label_reads``).
+    """
 
     model_id = "fake-llm"
 
-    def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises [1]."):
+    def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises [1].",
+                 labels: Callable[[list[dict], str, list[str]], dict] | None = None):
         self.reply = reply if callable(reply) else (lambda messages: reply)
+        self.labels = labels or (lambda messages, prefix, labels: {
+            label: (0.6 if i == 0 else 0.4 / max(1, len(labels) - 1)) for i, label in enumerate(labels)})
         self.prompts: list[list[dict]] = []
-        self.last_prompt_tokens = 0
+        self.label_reads: list[tuple[list[dict], str]] = []
 
-    def stream(self, messages, max_tokens):
+    def stream(self, messages, max_tokens, prefix=""):
         self.prompts.append(messages)
-        self.last_prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        for piece in re.findall(r"\S+\s*", self.reply(messages)):
-            yield piece
+        usage = Usage(prompt_tokens=sum(len(m["content"].split()) for m in messages))
+        pieces = re.findall(r"\S+\s*", self.reply(messages))
+        usage.completion_tokens = len(pieces)
+        return Response(iter(pieces), usage)
+
+    def label_probabilities(self, messages, prefix, labels):
+        self.label_reads.append((messages, prefix))
+        return self.labels(messages, prefix, labels)
 
 
 @pytest.fixture

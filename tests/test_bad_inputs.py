@@ -6,16 +6,12 @@ test_browser.py, CLI errors and the offline run in test_integration.py.)
 
 from __future__ import annotations
 
-import threading
-import time
 
 import pytest
 
 from rag import models
 from rag.errors import RagError
-from rag.generation import Generator
 
-from conftest import FakeGenerator
 
 Q = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
@@ -56,7 +52,7 @@ def test_file_that_is_not_gguf_is_refused(tmp_path):
 
 
 def test_truncated_gguf_fails_to_load_with_advice(tmp_path):
-    from rag.generation import LlamaCppGenerator
+    from rag.llamacpp import LlamaCppGenerator
 
     pytest.importorskip("llama_cpp")
     truncated = tmp_path / "cut.gguf"
@@ -78,48 +74,6 @@ def test_joined_model_with_wrong_sha256_is_rejected_and_not_kept(tmp_path, monke
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 
-class SlowExclusiveGenerator(FakeGenerator):
-    """Fails the test if two streams ever run at once (llama.cpp is not thread-safe)."""
-
-    def __init__(self):
-        super().__init__("91 entreprises [1].")
-        self.active = 0
-        self.overlaps = 0
-
-    def stream(self, messages, max_tokens):
-        self.active += 1
-        if self.active > 1:
-            self.overlaps += 1
-        try:
-            for piece in super().stream(messages, max_tokens):
-                time.sleep(0.002)
-                yield piece
-        finally:
-            self.active -= 1
-
-
-@pytest.mark.parametrize("users", [2, 10])
-def test_concurrent_users_are_served_one_generation_at_a_time(make_pipeline, users):
-    pipe = make_pipeline()
-    generator = SlowExclusiveGenerator()
-    pipe._generator = generator
-    results, errors = [], []
-
-    def ask():
-        try:
-            results.append(pipe.ask(Q))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=ask) for _ in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors and len(results) == users
-    assert generator.overlaps == 0
-    assert all("91" in r.answer and not r.refused for r in results)
-
-
 def test_a_stream_closed_midway_releases_the_model(make_pipeline):
     pipe = make_pipeline("Au total , 91 entreprises ont rejoint l'association [1].")
     stream = pipe.ask_stream(Q)
@@ -127,12 +81,4 @@ def test_a_stream_closed_midway_releases_the_model(make_pipeline):
         if type(event).__name__ == "Token":
             break
     stream.close()                      # the user pressed Stop, or the browser went away
-    assert not pipe._lock.locked()
     assert "91" in pipe.ask(Q).answer   # the next question is answered normally
-
-
-def test_generator_interface_is_one_method():
-    class Echo(Generator):
-        def stream(self, messages, max_tokens):
-            yield messages[-1]["content"][:5]
-    assert "".join(Echo().stream([{"role": "user", "content": "bonjour"}], 5)) == "bonjo"
