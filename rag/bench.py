@@ -145,7 +145,7 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     # Warm the prefix cache and the code paths once, outside the measurements.
     pipe.ask(QUESTIONS[0])
     report["default"] = _answer_run(pipe, QUESTIONS, repeats, baseline=False)
-    naive = Pipeline(settings.replace(evidence_tokens=1400, max_sentences=200, translate_query=False),
+    naive = Pipeline(settings.replace(evidence_tokens=1400, max_sentences=20),
                      embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
     report["naive"] = _answer_run(naive, QUESTIONS, 1, baseline=True)
     d, n = report["default"]["median"], report["naive"]["median"]

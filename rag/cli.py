@@ -208,6 +208,26 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 
 
 @main.command()
+@click.option("--qa", type=click.Path(path_type=Path, exists=True), default=Path("eval/calibration.jsonl"),
+              show_default=True, help="Calibration questions (never the test set).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("eval/out/calibration"), show_default=True,
+              help="Where the answers are cached.")
+@click.option("--docs", type=click.Path(path_type=Path), default=Path("docs"), show_default=True,
+              help="Where the report (calibration.md, gate-curve.png) goes.")
+@click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/gate.json).")
+@click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--limit", type=int, help="Only the first N questions.")
+@click.pass_context
+@_friendly
+def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit):
+    """Fit the answer gate on the calibration set (weights and threshold → rag/gate.json)."""
+    from .calibrate import run
+    from .gate import MODEL_FILE
+
+    click.echo(run(_settings(ctx), qa, out, docs, gate_file or MODEL_FILE, max_false_refusals, limit))
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/bench"), show_default=True)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")

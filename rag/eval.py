@@ -134,12 +134,12 @@ def aggregate(rows: list[dict]) -> dict:
     }
 
 
-def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: list[str] | None = None,
-        fresh: bool = False, pipeline=None) -> str:
+def answer_all(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: list[str] | None = None,
+               fresh: bool = False, pipeline=None, desc: str = "eval") -> tuple[list[dict], object]:
+    """Every question of ``qa`` answered (from ``<out>/cache.jsonl`` when already asked) and scored."""
     from tqdm import tqdm
 
     from .pipeline import Pipeline
-    from .report import write_report
 
     items = load_qa(qa)
     if ids:
@@ -161,9 +161,8 @@ def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: 
                 continue  # a line cut by an interrupted run
     fingerprint = _fingerprint(settings, pipe)
     rows = []
-    t0 = time.perf_counter()
     with open(cache_path, "a", encoding="utf-8") as cache_file:
-        for item in tqdm(items, desc="eval", unit="q"):
+        for item in tqdm(items, desc=desc, unit="q"):
             key = _key(item, fingerprint)
             if key not in cache:
                 cache[key] = pipe.ask(item["question"], history=item.get("history")).to_json()
@@ -171,6 +170,15 @@ def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: 
                                             ensure_ascii=False) + "\n")
                 cache_file.flush()
             rows.append({"item": item, "answer": cache[key], "score": score_item(item, cache[key])})
+    return rows, pipe
+
+
+def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: list[str] | None = None,
+        fresh: bool = False, pipeline=None) -> str:
+    from .report import write_report
+
+    t0 = time.perf_counter()
+    rows, pipe = answer_all(settings, qa, out, limit, ids, fresh, pipeline)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "qa": str(qa), "seconds": round(time.perf_counter() - t0, 1),

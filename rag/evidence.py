@@ -1,8 +1,8 @@
 """Pick the sentences the model reads: the best ones inside the retrieved passages.
 
 Whole passages would cost ~5x the prompt tokens (prompt processing dominates the
-time to first token on a CPU); the best sentences, merged into contiguous
-snippets, keep every citation exact and the prompt short.
+time to first token on a CPU); the best sentences keep every citation exact (one
+sentence, one label, one highlighted span) and the prompt short.
 
 A sentence scores its cosine to the question plus a bonus for the question's
 keywords and numbers it contains, plus a small bonus for the rank of its passage.
@@ -25,13 +25,22 @@ RANK_WEIGHT = 0.02
 
 @dataclass(frozen=True)
 class Evidence:
-    n: int            # the number the model cites, from 1
+    n: int            # the number shown to the reader, from 1 (the model sees the letter ``label``)
     doc: str
     passage_id: str
     start: int        # offsets into the article text
     end: int
     text: str
     score: float
+
+    @property
+    def label(self) -> str:
+        """The one-token name the model cites this sentence by: A, B, C…
+
+        >>> Evidence(3, "d", "d#0", 0, 1, "x", 1.0).label
+        'C'
+        """
+        return chr(ord("A") + self.n - 1)
 
     def to_dict(self) -> dict:
         return {"n": self.n, "doc": self.doc, "passage_id": self.passage_id, "start": self.start,
@@ -46,7 +55,7 @@ def _keyword_overlap(question_terms: set[str], text: str) -> float:
 
 def select(store: Store, hits: list[Hit], query_vectors: np.ndarray, queries: list[str],
            budget: int, max_sentences: int, count_tokens: Callable[[str], int]) -> list[Evidence]:
-    """Numbered snippets, best first, within ``budget`` tokens."""
+    """Numbered sentences (articles best first, reading order inside each) within ``budget`` tokens."""
     terms = set().union(*(analyse(q) for q in queries)) if queries else set()
     candidates: dict[int, float] = {}
     for rank, hit in enumerate(hits):
@@ -66,33 +75,26 @@ def select(store: Store, hits: list[Hit], query_vectors: np.ndarray, queries: li
         used += cost
         if len(chosen) >= max_sentences:
             break
-    return _snippets(store, hits, chosen, candidates)
+    return _sentences(store, hits, chosen, candidates)
 
 
-def _snippets(store: Store, hits: list[Hit], rows: list[int], scores: dict[int, float]) -> list[Evidence]:
-    """Merge sentences adjacent in their article into one snippet each."""
-    groups: list[list[int]] = []
-    for row in sorted(rows, key=lambda r: (store.sentences[r][0], store.sentences[r][1])):
-        if groups and _adjacent(store, groups[-1][-1], row):
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-    groups.sort(key=lambda g: -max(scores[r] for r in g))
+def _sentences(store: Store, hits: list[Hit], rows: list[int], scores: dict[int, float]) -> list[Evidence]:
+    """One piece of evidence per sentence, in reading order inside each article, articles best first.
+
+    Reading order keeps "Elle compte 91 membres" next to the sentence that says who "elle" is;
+    one sentence per label lets the model point at exactly the sentence it answers from.
+    """
+    best: dict[str, float] = {}
+    for row in rows:
+        doc = store.sentences[row][0]
+        best[doc] = max(best.get(doc, -9.0), scores[row])
+    rows = sorted(rows, key=lambda r: (-best[store.sentences[r][0]], store.sentences[r][1]))
     out = []
-    for n, group in enumerate(groups, 1):
-        doc, start, _ = store.sentences[group[0]]
-        end = store.sentences[group[-1]][2]
+    for n, row in enumerate(rows, 1):
+        doc, start, end = store.sentences[row]
         out.append(Evidence(n, doc, _passage_for(store, hits, doc, start, end), start, end,
-                            store.docs[doc].text[start:end], round(max(scores[r] for r in group), 4)))
+                            store.docs[doc].text[start:end], round(scores[row], 4)))
     return out
-
-
-def _adjacent(store: Store, a: int, b: int) -> bool:
-    """True when sentence ``b`` directly follows ``a`` in the same article."""
-    doc_a, _, end_a = store.sentences[a]
-    doc_b, start_b, _ = store.sentences[b]
-    text = store.docs[doc_a].text
-    return doc_a == doc_b and start_b >= end_a and not text[end_a:start_b].strip()
 
 
 def _passage_for(store: Store, hits: list[Hit], doc: str, start: int, end: int) -> str:

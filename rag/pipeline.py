@@ -1,44 +1,40 @@
-"""Question → retrieved evidence → streamed, verified answer. The one public API the
-CLI and the web chat consume::
+"""Question → retrieved evidence → streamed, checked answer. The one public API the CLI
+and the web chat consume::
 
     pipe = Pipeline(Settings.load())
     for event in pipe.ask_stream("Combien d'entreprises ont rejoint l'association ?"):
-        ...   # Status, Retrieved, Token..., then Done(answer)
+        ...   # Status, Retrieved, Token..., Status("checking"), then Done(answer)
 
-The app owns the rules a 1.5B model cannot be trusted with: refusing when the
-evidence is weak, keeping only citations that point at given evidence, refusing
-answers whose figures the cited evidence does not contain, and answering in the
-question's language (one regeneration with a stricter instruction if not).
+Each part of the question (one, or two for "X and Y?" questions) is answered cite-first:
+the model reads lettered sentences and its reply is forced to start with ``Source:``;
+the probabilities of the letters and of NONE are read there, the answer then continues
+from the most likely sentence (same KV cache). While the answer streams nothing is
+decided; after it, the hard grounding rules, a graded check of the cited sentence and the
+learned gate (``rag.gate``) decide whether it is shown or replaced by a refusal that says
+which check refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-import numpy as np
-
-from . import citations, language, verify
+from . import answertype, citations, followup, gate, generation, grounding, language, multipart
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import RagError
 from .evidence import Evidence, select
-from . import generation
 from .generation import Generator
 from .models import embed_model_path
-from .prompts import TEXT, answer_messages, rewrite_messages, translate_messages
+from .prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, TEXT, answer_messages, grade_messages
 from .retrieval import retrieve
 from .settings import Settings
 from .store import Store, build
 
 MAX_QUESTION_CHARS = 2000
-CORPUS_LANG = "fr"
-# Follow-ups that lean on the conversation: short, or opening with a connective / pronoun.
-_DEPENDENT = re.compile(r"^(et|and|mais|but|also|aussi|what about|how about|quid|ou|or)\b|"
-                        r"\b(it|they|them|its|their|this|that|those|there|il|elle|ils|elles|leur|leurs|"
-                        r"celui|celle|ceux|cela|ça|y|en)\b", re.IGNORECASE)
+GRADES = ["0", "1", "2"]
 
 
 @dataclass
@@ -54,7 +50,8 @@ class Answer:
     query: str = ""                 # what was searched (the rewritten follow-up, if any)
     dangling: list[int] = field(default_factory=list)
     withdrawn: str = ""             # a generated answer replaced by a refusal, kept for inspection
-    reason: str = ""                # why it was refused
+    reason: str = ""                # why it was refused (the check, in English, for logs and --json)
+    checks: list[dict] = field(default_factory=list)   # per part: the gate's decision and its features
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -93,24 +90,41 @@ class Done:
 Event = Status | Retrieved | Token | Restart | Done
 
 
-def _cite(text: str, n: int) -> str:
-    """Add a citation at the end of the answer, before its final punctuation.
+@dataclass
+class _Part:
+    """One part of a question with what was retrieved for it (evidence numbered from 1)."""
+    question: str
+    passages: list[dict]
+    evidence: list[Evidence]
+    best: float
+    offset: int = 0                 # its evidence's numbers in the whole answer: n + offset
 
-    >>> _cite("91 entreprises [2].", 1)
-    '91 entreprises [2] [1].'
-    """
-    return re.sub(r"\s*([.!?…]*)\s*$", lambda m: f" [{n}]{m.group(1)}", text, count=1)
+
+@dataclass
+class _Result:
+    text: str                       # the answer shown for this part (refusal sentence if refused)
+    refused: bool
+    reason: str = ""
+    cited: list[int] = field(default_factory=list)   # evidence numbers, in the whole answer
+    withdrawn: str = ""
+    check: dict = field(default_factory=dict)
+    prompt_tokens: int = 0
+
+
+def _label_list(evidence: list[Evidence]) -> list[str]:
+    return [f" {e.label}" for e in evidence] + [f" {NONE_LABEL}"]
 
 
 class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 generator: Generator | None = None, store: Store | None = None):
+                 generator: Generator | None = None, store: Store | None = None,
+                 gate_model: gate.GateModel | None = None):
         self.settings = settings
         self._embedder = embedder
         self._generator = generator
         self._store = store
+        self._gate = gate_model
         self._store_lock = threading.Lock()
-        self._translations: dict[str, str] = {}
 
     # ---- lazily loaded parts ---------------------------------------------------------------
     @property
@@ -126,6 +140,12 @@ class Pipeline:
         if self._generator is None:
             self._generator = generation.create(self.settings)
         return self._generator
+
+    @property
+    def gate_model(self) -> gate.GateModel:
+        if self._gate is None:
+            self._gate = gate.GateModel.load(self.settings.gate_file or gate.MODEL_FILE)
+        return self._gate
 
     @property
     def store(self) -> Store:
@@ -147,6 +167,8 @@ class Pipeline:
     def warm_up(self) -> None:
         """Load everything now (the web chat does this before it opens)."""
         _ = self.store
+        if self.settings.gate:
+            _ = self.gate_model
         self.embedder.encode(["warm up"], "query")
         _ = self.generator.count_tokens("warm up")
 
@@ -167,140 +189,179 @@ class Pipeline:
         qlang = language.detect(question, default=default) if question else default
         out_lang = setting if setting in ("fr", "en") else qlang
         timings = {"retrieve_s": None, "first_token_s": None, "total_s": None}
+        text = TEXT[out_lang]
 
-        def finish(answer_text: str, refused: bool, reason: str = "", **extra) -> Done:
+        def done(answer_text: str, refused: bool, reason: str = "", **extra) -> Done:
             timings["total_s"] = round(time.perf_counter() - t0, 3)
             return Done(Answer(question=question, lang=out_lang, answer=answer_text, refused=refused,
-                               citations=extra.get("citations", []), passages=extra.get("passages", []),
-                               timings=timings, prompt_tokens=extra.get("prompt_tokens", 0),
-                               query=extra.get("query", question), dangling=extra.get("dangling", []),
-                               withdrawn=extra.get("withdrawn", ""), reason=reason))
+                               timings=timings, **{"citations": [], "passages": [], "prompt_tokens": 0,
+                                                   "query": question, "reason": reason, **extra}))
 
         if not re.search(r"[^\W_]{2,}", question):     # nothing to search for: "", "?!", "a", "🙂"
-            yield finish(TEXT[out_lang]["empty"], True, "empty question")
+            yield done(text["empty"], True, "empty question")
             return
         if len(question) > MAX_QUESTION_CHARS:
-            yield finish(TEXT[out_lang]["too_long"].format(n=len(question), max=MAX_QUESTION_CHARS), True,
-                         "question too long")
+            yield done(text["too_long"].format(n=len(question), max=MAX_QUESTION_CHARS), True, "question too long")
             return
         if language.foreign_language(question):
-            yield finish(TEXT[default]["foreign"], True, "unsupported language")
+            yield done(TEXT[default]["foreign"], True, "unsupported language")
             return
 
         query = question
-        if history and _DEPENDENT.search(question) or (history and len(question.split()) <= 4):
-            yield Status(TEXT[out_lang]["rewriting"])
-            query = self._rewrite(question, history)
-        yield Status(TEXT[out_lang]["searching"])
-        queries = [query]
-        if s.translate_query and language.detect(query, default=qlang) != CORPUS_LANG:
-            queries.append(self._translate(query, CORPUS_LANG))
-        store = self.store
-        vectors = self.embedder.encode(queries, "query")
-        hits = retrieve(store, queries, vectors, s.top_k, s.candidates, s.hybrid)
-        passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
-                     "score": round(h.dense, 4), "text": store.passages[h.row].text} for h in hits]
-        evidence = select(store, hits, vectors, queries, s.evidence_tokens, s.max_sentences, self._count_tokens)
+        if followup.needs_rewrite(question, history):
+            yield Status(text["rewriting"])
+            query = followup.standalone(self.generator, question, history)
+        yield Status(text["searching"])
+        split = multipart.split(query) if s.split_questions else multipart.Split([query])
+        parts = self._retrieve(split.parts, query)
+        evidence = [dataclasses.replace(e, n=e.n + p.offset) for p in parts for e in p.evidence]
+        passages = list({p["passage_id"]: p for part in parts for p in part.passages}.values())
         timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
         yield Retrieved(query, out_lang, passages, evidence, timings["retrieve_s"])
-        common = {"passages": passages, "query": query}
 
-        best = max((h.dense for h in hits), default=0.0)
-        if not evidence or best < s.min_score:
-            yield finish(TEXT[out_lang]["refusal"], True, f"no passage scored above {s.min_score} (best {best:.3f})",
-                         **common)
-            return
+        results: list[_Result] = []
+        for part in parts:
+            result = yield from self._answer(part, out_lang, timings, t0, lead=" " if results else "")
+            results.append(result)
+        yield self._combine(results, split, parts, evidence, passages, query, out_lang, done)
 
-        # A figure the question is conditioned on ("in 2020", "the 45 billion target") that no
-        # retrieved passage contains: the articles don't cover that case, and the model would
-        # answer with the nearest figure. Refused before generating.
-        absent = s.verify_support and verify.unsupported_numbers(question, "", [p["text"] for p in passages])
+    # ---- steps ---------------------------------------------------------------------------------
+    def _retrieve(self, questions: list[str], whole: str) -> list[_Part]:
+        """Search for each part; a part is searched with the whole question too, since a second
+        part often leans on the first ("…, and what did that city unveil?")."""
+        s = self.settings
+        store = self.store
+        texts = questions + ([whole] if len(questions) > 1 else [])
+        vectors = self.embedder.encode(texts, "query")
+        # A multi-part question shares the evidence budget between its parts.
+        budget, most = s.evidence_tokens // len(questions), max(2, s.max_sentences // len(questions))
+        parts, offset = [], 0
+        for i, q in enumerate(questions):
+            rows = [i, len(texts) - 1] if len(questions) > 1 else [i]
+            queries = [texts[r] for r in rows]
+            hits = retrieve(store, queries, vectors[rows], s.top_k, s.candidates, s.hybrid)
+            passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
+                         "score": round(h.dense, 4), "text": store.passages[h.row].text} for h in hits]
+            evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens)
+            parts.append(_Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset))
+            offset += len(evidence)
+        return parts
+
+    def _answer(self, part: _Part, lang: str, timings: dict, t0: float, lead: str) -> Iterator[Event]:
+        """Answer one part: stream it, then check it. Returns a ``_Result`` (``yield from``)."""
+        s, text = self.settings, TEXT[lang]
+        evidence = part.evidence
+
+        def refuse(why: str, reason: str, **extra) -> _Result:
+            words = text["why"][why].format(**extra.pop("fmt", {}))
+            return _Result(text["refused"].format(why=words), True, reason, **extra)
+
+        if not evidence or part.best < s.min_score:
+            return refuse("no_evidence", f"no passage scored above {s.min_score} (best {part.best:.3f})")
+        # A figure the question is conditioned on ("in 2020") that no retrieved passage
+        # mentions: the articles don't cover that case, and the model would answer with
+        # the nearest figure. Refused before generating.
+        passage_figures = [f for p in part.passages for f in grounding.figures(p["text"])]
+        absent = [f.text for f in grounding.figures(part.question, lang)
+                  if not any(f.values & g.values for g in passage_figures)]
         if absent:
-            yield finish(TEXT[out_lang]["missing_figure"].format(figures=", ".join(absent)), True,
-                         f"no retrieved passage mentions {', '.join(absent)}", **common)
-            return
+            return refuse("missing_figure", f"no retrieved passage mentions {', '.join(absent)}",
+                          fmt={"figures": ", ".join(absent)})
 
-        yield Status(TEXT[out_lang]["reading"].format(n=len(evidence)))
-        text, prompt_tokens = "", 0
+        titles = {e.doc: self.store.docs[e.doc].title for e in evidence if e.doc in self.store.docs}
+        messages = answer_messages(part.question, evidence, titles, lang)
+        probs = self.generator.label_probabilities(messages, ANSWER_PREFIX, _label_list(evidence))
+        p_none = probs[f" {NONE_LABEL}"]
+        chosen = max(evidence, key=lambda e: probs[f" {e.label}"])
+        features = {"p_none": p_none, "p_source": probs[f" {chosen.label}"],
+                    "retrieval": part.best, "evidence": max(e.score for e in evidence),
+                    "english": float(lang == "en")}
+
+        # Attribute first, then generate: the app writes the chosen sentence into the reply,
+        # so the answer is written from it (measured: without the quote the 1.5B model named
+        # the right letter, then answered from another sentence).
+        prefix = f"{ANSWER_PREFIX} {chosen.label}" + QUOTE.format(sentence=" ".join(chosen.text.split()))
+        answer, prompt_tokens = "", 0
         for attempt in range(2):
-            messages = answer_messages(question if query == question else query, evidence, out_lang,
-                                       strict_language=attempt > 0)
-            text = ""
-            response = self.generator.stream(messages, s.max_tokens)
+            if attempt:
+                messages = answer_messages(part.question, evidence, titles, lang, strict_language=True)
+            response = self.generator.stream(messages, s.max_tokens, prefix=prefix)
+            answer = ""
             try:
                 for piece in response:
+                    if not answer:
+                        piece = piece.lstrip()
+                    if "\n" in piece:       # one line: what follows is not the answer
+                        piece = piece.split("\n", 1)[0]
+                        if piece:
+                            answer += piece
+                            yield Token(piece)
+                        break
+                    if not piece:
+                        continue
                     if timings["first_token_s"] is None:
                         timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-                    text += piece
-                    yield Token(piece)
+                    answer += piece
+                    yield Token(lead + piece if answer == piece else piece)
             finally:
                 response.close()
             prompt_tokens = response.usage.prompt_tokens
-            if attempt == 0 and language.detect(citations.strip(text), default=out_lang) != out_lang:
-                yield Restart(f"answer not in {out_lang}")
+            answer = answer.strip()
+            if attempt == 0 and answer and language.detect(citations.strip(answer), default=lang) != lang:
+                yield Restart(f"answer not in {lang}")
                 continue
             break
-        yield self._verified(text, query, evidence, out_lang, finish, prompt_tokens, common)
 
-    # ---- helpers -------------------------------------------------------------------------------
-    def _verified(self, text: str, question: str, evidence: list[Evidence], lang: str, finish, prompt_tokens: int,
-                  common: dict) -> Done:
-        checked = citations.check(text, len(evidence))
-        extra = {**common, "prompt_tokens": prompt_tokens, "dangling": checked.dangling}
-        if not checked.text or verify.is_model_refusal(checked.text):
-            return finish(TEXT[lang]["refusal"], True, "the model found no answer in the evidence",
-                          withdrawn=text, **extra)
-        cited = checked.cited
-        answer_text = checked.text
-        evidence_texts = [e.text for e in evidence]
-        if verify.lacks_substance(answer_text, question):
-            return finish(TEXT[lang]["refusal"], True, "the answer says nothing the question asks for",
-                          withdrawn=text, **extra)
-        if not cited:
-            # The model forgot to cite (it often does, measured): attribute the answer to the
-            # snippet holding all its figures, else to the one closest in meaning if close enough.
-            holders = [e.n for e in evidence if verify.numbers(answer_text)
-                       and not verify.unsupported_numbers(answer_text, question, [e.text])]
-            n = holders[0] if holders else self._closest_evidence(answer_text, evidence)
-            if n is None:
-                return finish(TEXT[lang]["refusal"], True, "the answer cites no evidence and matches none",
-                              withdrawn=text, **extra)
-            cited = [n]
-            answer_text = _cite(answer_text, n)
-        if self.settings.verify_support:
-            missing = verify.unsupported_numbers(answer_text, question, [evidence[n - 1].text for n in cited])
-            invented = verify.unsupported_numbers(" ".join(missing), question, evidence_texts)
-            if invented:
-                return finish(TEXT[lang]["unsupported"], True, f"figures not in the evidence: {', '.join(invented)}",
-                              withdrawn=text, **extra)
-            # A figure cited to the wrong snippet: point the reader at the snippet that holds it.
-            for figure in missing:
-                holder = next(e.n for e in evidence if not verify.unsupported_numbers(figure, question, [e.text]))
-                if holder not in cited:
-                    cited.append(holder)
-                    answer_text = _cite(answer_text, holder)
-        return finish(answer_text, False, citations=[evidence[n - 1].to_dict() for n in cited], **extra)
+        cited = [chosen]
+        yield Status(text["checking"])
+        verdict = grounding.check(answer, part.question, cited, evidence, lang)
+        for n in verdict.recite:
+            cited.append(evidence[n - 1])
+        features["type_match"] = float(answertype.matches(answertype.expected(part.question), answer, lang))
+        features["names_missing"] = float(len(verdict.names_missing))
+        if verdict.ok:
+            grades = self.generator.label_probabilities(grade_messages(part.question, [e.text for e in cited]),
+                                                        GRADE_PREFIX, GRADES)
+            features["grade"] = sum(int(k) * v for k, v in grades.items())
+        decision = gate.decide(features, verdict, self.gate_model) if s.gate else \
+            gate.Decision(verdict.ok, verdict.failed, verdict.detail, None, 0.0, features)
+        check = {**asdict(decision), "source": chosen.label, "cited": [e.n + part.offset for e in cited]}
+        numbers = [e.n + part.offset for e in cited]
+        if not decision.answer:
+            words = text["why"].get(decision.failed, text["why"]["p_source"])
+            return _Result(text["refused"].format(why=words), True, f"{decision.failed}: {decision.detail}",
+                           withdrawn=answer, check=check, prompt_tokens=prompt_tokens)
+        answer = re.sub(r"\s*\[\d+(?:[,\s]+\d+)*\]", "", answer).rstrip()
+        marks = "".join(f"[{n}]" for n in numbers)
+        shown = re.sub(r"\s*([.!?…]*)$", lambda m: f" {marks}{m.group(1)}", answer, count=1)
+        return _Result(shown, False, cited=numbers, check=check, prompt_tokens=prompt_tokens)
 
-    def _closest_evidence(self, answer: str, evidence: list[Evidence]) -> int | None:
-        """The number of the snippet most similar to the answer, if similar enough to attribute."""
-        vectors = self.embedder.encode([citations.strip(answer), *(e.text for e in evidence)], "passage")
-        similarity = vectors[1:] @ vectors[0]
-        best = int(np.argmax(similarity))
-        return evidence[best].n if similarity[best] >= self.settings.attribution_score else None
-
-    def _count_tokens(self, text: str) -> int:
-        return self.generator.count_tokens(text)
-
-    def _complete(self, messages: list[dict], max_tokens: int) -> str:
-        return self.generator.stream(messages, max_tokens).text().strip()
-
-    def _rewrite(self, question: str, history: list[dict]) -> str:
-        rewritten = self._complete(rewrite_messages(question, history), 60).splitlines()
-        rewritten = rewritten[0].strip().strip('"«» ') if rewritten else ""
-        return rewritten if 3 <= len(rewritten) <= 400 else question
-
-    def _translate(self, question: str, target: str) -> str:
-        if question not in self._translations:
-            translated = self._complete(translate_messages(question, target), 60).splitlines()
-            self._translations[question] = translated[0].strip() if translated else question
-        return self._translations[question]
+    def _combine(self, results: list[_Result], split: multipart.Split, parts: list[_Part],
+                 evidence: list[Evidence], passages: list[dict], query: str, lang: str, done) -> Done:
+        text = TEXT[lang]
+        by_n = {e.n: e for e in evidence}
+        common = {"passages": passages, "query": query, "prompt_tokens": sum(r.prompt_tokens for r in results),
+                  "checks": [r.check for r in results]}
+        if len(results) == 1:
+            r = results[0]
+            return done(r.text, r.refused, r.reason, withdrawn=r.withdrawn,
+                        citations=[by_n[n].to_dict() for n in r.cited], **common)
+        sentences, cited = [], []
+        for part, r in zip(parts, results):
+            if r.refused:
+                why = r.text.split(":", 1)[-1].strip().rstrip(".")
+                sentences.append(text["part_refused"].format(part=part.question.rstrip(" ?"), why=why))
+            else:
+                sentences.append(r.text)
+                cited += [n for n in r.cited if n not in cited]
+        if split.compare and not any(r.refused for r in results):
+            values = [max(max(f.values) for f in grounding.figures(r.text, lang)) if grounding.figures(r.text, lang)
+                      else None for r in results]
+            if None not in values:
+                i = multipart.compare(values, split.compare)
+                sentences.append(text["larger" if split.compare == "max" else "smaller"].format(
+                    subject=split.subjects[i], figure=grounding.figures(results[i].text, lang)[0].text))
+        refused = all(r.refused for r in results)
+        reasons = "; ".join(r.reason for r in results if r.refused)
+        return done(" ".join(sentences), refused, reasons, citations=[by_n[n].to_dict() for n in cited],
+                    withdrawn=" | ".join(r.withdrawn for r in results if r.withdrawn), **common)

@@ -9,19 +9,80 @@ from __future__ import annotations
 
 from .evidence import Evidence
 
-SYSTEM = (
-    "You answer questions about news articles. Use ONLY the numbered evidence in the user's message, "
-    "never outside knowledge. Put the number of the evidence you used in square brackets after each fact, "
-    "like [1]. Answer in one or two short sentences. Follow the requested answer language exactly."
-)
+# One system prompt for every call (answers and graded checks): llama.cpp reuses the KV
+# cache of the longest common prefix, so this part is computed once per process. The
+# examples teach the two things a 1.5B model gets wrong: NONE when no sentence states
+# exactly what is asked (attribute, entity, time), and figures copied as written.
+SYSTEM = """You work on news articles, using ONLY the lettered sentences the user gives, never outside knowledge.
+
+To answer a question, write three lines:
+Source: the letter of the sentence that states the answer, or NONE when no sentence states exactly what is asked: the asked attribute, of the asked person, organisation or place, for the asked date, edition or period.
+Quote: that sentence, word for word.
+Answer: one short sentence in the requested language, taken from the quote, copying its figures, units and names exactly.
+
+Example
+Sentences:
+Article: Orbis ouvre une usine à Lyon
+[A] La société Orbis a ouvert une usine à Lyon en 2021.
+[B] L'usine emploie 350 personnes et produit 2 000 vélos par mois.
+Question: How many people work at the Orbis plant?
+Answer language: English
+Source: B
+Quote: L'usine emploie 350 personnes et produit 2 000 vélos par mois.
+Answer: The Orbis plant in Lyon employs 350 people.
+
+Example
+Sentences:
+Article: Le festival de Nantes
+[A] Le festival a vendu 12 000 billets en 2023.
+[B] Il se tient chaque année à Nantes.
+Question: Combien de billets le festival a-t-il vendus en 2024 ?
+Answer language: French
+Source: NONE
+
+Example
+Sentences:
+Article: Le festival de Nantes
+[A] Le festival a vendu 12 000 billets en 2023.
+[B] Il se tient chaque année à Nantes.
+Question: What is the population of Nantes?
+Answer language: English
+Source: NONE"""
+
+ANSWER_PREFIX = "Source:"
+QUOTE = "\nQuote: {sentence}\nAnswer:"   # written by the app after the chosen letter
+GRADE_PREFIX = "Grade: "  # Qwen writes digits as their own tokens, after a space token
+NONE_LABEL = "NONE"
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
 TEXT = {
     "fr": {
-        "refusal": "Les articles ne le disent pas : je n'ai trouvé aucun passage qui réponde à cette question.",
-        "unsupported": "Les articles ne le disent pas : la réponse trouvée n'était pas étayée par les passages cités.",
-        "missing_figure": "Les articles ne le disent pas : aucun passage ne mentionne {figures}.",
+        "refused": "Les articles ne le disent pas : {why}.",
+        "part_refused": "Sur « {part} », les articles ne le disent pas ({why}).",
+        "larger": "Le plus élevé : {subject} ({figure}).",
+        "smaller": "Le plus faible : {subject} ({figure}).",
+        "checking": "Vérification de la réponse…",
+        # Why an answer was refused: the check that refused it, in a few words.
+        "why": {
+            "no_evidence": "aucun passage ne traite de cette question",
+            "missing_figure": "aucun passage ne mentionne {figures}",
+            "p_none": "aucune phrase des articles ne l'énonce",
+            "p_source": "aucune phrase des articles ne l'énonce clairement",
+            "grade": "la phrase la plus proche ne donne pas ce qui est demandé",
+            "type_match": "la réponse trouvée n'est pas du type demandé",
+            "names_missing": "un nom de la réponse ne figure dans aucun passage",
+            "retrieval": "les passages trouvés sont trop éloignés de la question",
+            "evidence": "les passages trouvés sont trop éloignés de la question",
+            "english": "aucune phrase des articles ne l'énonce clairement",
+            "invented_figure": "un chiffre de la réponse ne figure dans aucun passage",
+            "other_article": "un chiffre de la réponse vient d'un autre article que celui cité",
+            "unit": "le chiffre trouvé n'est pas dans l'unité demandée",
+            "marker_figure": "la réponse remplaçait un chiffre par un renvoi",
+            "name": "un nom de la réponse ne figure dans aucun passage",
+            "empty": "la réponse trouvée ne disait rien",
+            "model_refused": "le modèle n'a trouvé la réponse dans aucun passage",
+        },
         "empty": "Posez une question sur les articles, par exemple : « Combien d'entreprises ont rejoint "
                  "l'association du métavers du Zhejiang ? »",
         "foreign": "Je réponds aux questions en français ou en anglais : reformulez votre question dans l'une de ces langues.",
@@ -29,12 +90,32 @@ TEXT = {
         "searching": "Recherche dans les articles…",
         "reading": "Lecture de {n} passage(s)…",
         "rewriting": "Reformulation de la question de suivi…",
-        "translating": "Traduction de la question pour la recherche…",
     },
     "en": {
-        "refusal": "The articles don't say: I found no passage that answers this question.",
-        "unsupported": "The articles don't say: the answer found was not supported by the cited passages.",
-        "missing_figure": "The articles don't say: no passage mentions {figures}.",
+        "refused": "The articles don't say: {why}.",
+        "part_refused": "On “{part}”, the articles don't say ({why}).",
+        "larger": "The larger: {subject} ({figure}).",
+        "smaller": "The smaller: {subject} ({figure}).",
+        "checking": "Checking the answer…",
+        "why": {
+            "no_evidence": "no passage is about this question",
+            "missing_figure": "no passage mentions {figures}",
+            "p_none": "no sentence of the articles states it",
+            "p_source": "no sentence of the articles states it clearly",
+            "grade": "the closest sentence does not give what is asked",
+            "type_match": "the answer found is not of the kind asked",
+            "names_missing": "a name in the answer is in no passage",
+            "retrieval": "the passages found are too far from the question",
+            "evidence": "the passages found are too far from the question",
+            "english": "no sentence of the articles states it clearly",
+            "invented_figure": "a figure in the answer is in no passage",
+            "other_article": "a figure in the answer comes from another article than the one cited",
+            "unit": "the figure found is not in the unit asked",
+            "marker_figure": "the answer put a citation where a figure should be",
+            "name": "a name in the answer is in no passage",
+            "empty": "the answer found said nothing",
+            "model_refused": "the model found the answer in no passage",
+        },
         "empty": "Ask a question about the articles, for example: \"How much were the investment projects "
                  "signed in Fuzhou worth?\"",
         "foreign": "I answer questions in French or English: please ask again in one of those languages.",
@@ -42,32 +123,62 @@ TEXT = {
         "searching": "Searching the articles…",
         "reading": "Reading {n} passage(s)…",
         "rewriting": "Rewriting the follow-up question…",
-        "translating": "Translating the question for the search…",
     },
 }
 
 
-def answer_messages(question: str, evidence: list[Evidence], lang: str, strict_language: bool = False) -> list[dict]:
-    """The chat for one answer.
+def evidence_block(evidence: list[Evidence], titles: dict[str, str]) -> str:
+    """The lettered sentences, under the title of their article.
 
     >>> from rag.evidence import Evidence
-    >>> m = answer_messages("Combien ?", [Evidence(1, "d", "d#0", 0, 3, "91 entreprises.", 1.0)], "fr")
-    >>> print(m[1]["content"])
-    Evidence:
-    [1] 91 entreprises.
-    <BLANKLINE>
-    Question: Combien ?
-    <BLANKLINE>
-    Answer in French, in one or two sentences, using only the evidence and citing it like [1].
+    >>> print(evidence_block([Evidence(1, "d", "d#0", 0, 3, "91 entreprises.", 1.0)], {"d": "Zhejiang"}))
+    Article: Zhejiang
+    [A] 91 entreprises.
     """
-    lines = "\n".join(f"[{e.n}] {' '.join(e.text.split())}" for e in evidence)
-    name = LANGUAGE_NAMES[lang]
-    instruction = f"Answer in {name}, in one or two sentences, using only the evidence and citing it like [1]."
+    lines, doc = [], None
+    for e in evidence:
+        if e.doc != doc:
+            doc = e.doc
+            lines.append(f"Article: {' '.join(titles.get(doc, doc).split())}")
+        lines.append(f"[{e.label}] {' '.join(e.text.split())}")
+    return "\n".join(lines)
+
+
+def answer_messages(question: str, evidence: list[Evidence], titles: dict[str, str], lang: str,
+                    strict_language: bool = False) -> list[dict]:
+    """The chat for one answer; the reply is then forced to start with ``Source:``.
+
+    >>> from rag.evidence import Evidence
+    >>> m = answer_messages("Combien ?", [Evidence(1, "d", "d#0", 0, 3, "91 entreprises.", 1.0)], {"d": "Zj"}, "fr")
+    >>> print(m[1]["content"])
+    Sentences:
+    Article: Zj
+    [A] 91 entreprises.
+    Question: Combien ?
+    Answer language: French
+    """
+    language_line = f"Answer language: {LANGUAGE_NAMES[lang]}"
     if strict_language:
-        instruction += f" The evidence may be in another language: translate, and write your answer ONLY in {name}."
+        language_line += f" (the sentences may be in another language: write the answer ONLY in {LANGUAGE_NAMES[lang]})"
     return [
         {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"Evidence:\n{lines}\n\nQuestion: {question}\n\n{instruction}"},
+        {"role": "user", "content": f"Sentences:\n{evidence_block(evidence, titles)}\nQuestion: {question}\n"
+                                    f"{language_line}"},
+    ]
+
+
+def grade_messages(question: str, sentences: list[str]) -> list[dict]:
+    """The chat for the graded check of (question, cited sentence); the reply starts with ``Grade: ``.
+
+    The system prompt is the answers' one, so llama.cpp reuses its cache; the task is in the user turn.
+    """
+    text = " ".join(" ".join(s.split()) for s in sentences)
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "Grade how well the sentence answers the question, with one digit: 2 if it gives "
+                                    "what the question asks (the asked attribute of the asked subject, for the asked "
+                                    "time); 1 if it is about the subject but does not give what is asked; 0 if it is "
+                                    f"unrelated.\nQuestion: {question}\nSentence: {text}"},
     ]
 
 
@@ -78,12 +189,4 @@ def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
         {"role": "system", "content": "You rewrite follow-up questions so they can be understood alone. "
                                       "Reply with the rewritten question only, in the same language as the follow-up."},
         {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up: {question}\n\nStandalone question:"},
-    ]
-
-
-def translate_messages(question: str, target: str) -> list[dict]:
-    return [
-        {"role": "system", "content": f"Translate the user's question into {LANGUAGE_NAMES[target]}. "
-                                      "Reply with the translation only. Keep names and numbers as they are."},
-        {"role": "user", "content": question},
     ]

@@ -49,7 +49,6 @@ class Settings:
     candidates: int = 20        # per retriever, before fusion
     min_score: float = 0.80     # dense cosine below which nothing counts as evidence
     hybrid: bool = True         # BM25 fused with dense by reciprocal rank fusion
-    translate_query: bool = False  # also search with a French translation of non-French questions (measured: no gain)
     # Evidence sent to the model.
     evidence_tokens: int = 450  # evidence budget in the prompt (eval: 260 → acc 0.58, 450 → 0.69, whole passages → 0.71)
     max_sentences: int = 10
@@ -62,8 +61,9 @@ class Settings:
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
-    verify_support: bool = True  # refuse answers whose numbers/names are not in the cited evidence
-    attribution_score: float = 0.85  # cosine above which an uncited answer is attributed to a snippet
+    split_questions: bool = True  # answer "X and Y?" questions part by part (rag.multipart)
+    gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
+    gate_file: str = ""         # the gate's weights (default: rag/gate.json, fitted by rag calibrate)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -88,6 +88,8 @@ class Settings:
             raise RagError(f"language must be auto, fr or en, not {self.lang!r}")
         if self.default_lang not in ("fr", "en"):
             raise RagError(f"RAG_DEFAULT_LANG must be fr or en, not {self.default_lang!r}")
+        if not 1 <= self.max_sentences <= 20:
+            raise RagError(f"RAG_MAX_SENTENCES must be between 1 and 20 (one letter each), not {self.max_sentences}")
         if self.top_k < 1 or self.candidates < self.top_k:
             raise RagError("top_k must be >= 1 and candidates >= top_k")
 

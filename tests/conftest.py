@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from rag.embedding import Embedder
+from rag.gate import GateModel
 from rag.generation import Generator, Response, Usage
 from rag.lexical import analyse
+from rag.prompts import GRADE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -41,33 +43,71 @@ class FakeEmbedder(Embedder):
         return out
 
 
-class FakeGenerator(Generator):
-    """Answers with ``reply(messages)``, streamed word by word; label probabilities from ``labels``.
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w{3,}", text.lower()))
 
-    ``labels(messages, prefix, labels)`` returns the probabilities (default: the first label
-    is the most likely). Every prompt is recorded in ``prompts`` (label reads in ``label_reads``).
+
+def question_overlap(messages, prefix, labels):
+    """Default label probabilities: a sure grade 2, and for the cite-first read the sentence
+    sharing most words with the question (NONE unlikely)."""
+    if prefix == GRADE_PREFIX:
+        return {"0": 0.05, "1": 0.15, "2": 0.8}
+    user = messages[-1]["content"]
+    question = _words(re.search(r"^Question: (.*)$", user, re.MULTILINE).group(1))
+    sentences = dict(re.findall(r"^\[([A-T])\] (.*)$", user, re.MULTILINE))
+    best = max(sentences, key=lambda k: len(question & _words(sentences[k])))
+    return {label: (0.9 if label == f" {best}" else 0.1 / (len(labels) - 1)) for label in labels}
+
+
+def sentence_with(text: str, grade: float = 2, none: float = 0.02):
+    """Label probabilities choosing the sentence that contains ``text`` (NONE at ``none``),
+    and a graded check sure of ``grade``."""
+    def labels(messages, prefix, labels):
+        if prefix == GRADE_PREFIX:
+            return {f"{g}": (0.9 if g == grade else 0.05) for g in range(3)}
+        sentences = re.findall(r"^\[([A-T])\] (.*)$", messages[-1]["content"], re.MULTILINE)
+        best = next(k for k, sentence in sentences if text in sentence)
+        rest = (1 - none - 0.9) / max(1, len(labels) - 2)
+        return {label: 0.9 if label == f" {best}" else none if label == " NONE" else rest for label in labels}
+    return labels
+
+
+class FakeGenerator(Generator):
+    """Answers with ``reply(messages)`` (what follows the forced ``prefix``), streamed word by word;
+    label probabilities from ``labels(messages, prefix, labels)`` (default: ``question_overlap``).
+
+    Every prompt is recorded in ``prompts``, every label read in ``label_reads``.
     """
 
     model_id = "fake-llm"
 
-    def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises [1].",
-                 labels: Callable[[list[dict], str, list[str]], dict] | None = None):
+    def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises ont rejoint l'association.",
+                 labels: Callable | None = None):
         self.reply = reply if callable(reply) else (lambda messages: reply)
-        self.labels = labels or (lambda messages, prefix, labels: {
-            label: (0.6 if i == 0 else 0.4 / max(1, len(labels) - 1)) for i, label in enumerate(labels)})
+        self.labels = labels or question_overlap
         self.prompts: list[list[dict]] = []
         self.label_reads: list[tuple[list[dict], str]] = []
+        self.streamed_prefixes: list[str] = []
 
     def stream(self, messages, max_tokens, prefix=""):
         self.prompts.append(messages)
-        usage = Usage(prompt_tokens=sum(len(m["content"].split()) for m in messages))
-        pieces = re.findall(r"\S+\s*", self.reply(messages))
-        usage.completion_tokens = len(pieces)
+        self.streamed_prefixes.append(prefix)
+        text = self.reply(messages)
+        pieces = re.findall(r"\s*\S+", text) + (["\n"] if text.endswith("\n") else [])
+        usage = Usage(prompt_tokens=sum(len(m["content"].split()) for m in messages),
+                      completion_tokens=len(pieces))
         return Response(iter(pieces), usage)
 
     def label_probabilities(self, messages, prefix, labels):
         self.label_reads.append((messages, prefix))
-        return self.labels(messages, prefix, labels)
+        probs = self.labels(messages, prefix, labels)
+        total = sum(probs.values())
+        return {label: probs[label] / total for label in labels}
+
+
+# A gate with known weights for the fakes: answers when the graded check is sure and NONE unlikely.
+TEST_GATE = GateModel(features=["p_none", "grade"], mean=[0.0, 1.0], scale=[1.0, 1.0], coef=[-4.0, 3.0],
+                      intercept=0.0, threshold=0.5)
 
 
 @pytest.fixture
@@ -89,10 +129,10 @@ def make_pipeline(tmp_path, corpus, fake_embedder):
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
-    def make(reply="91 entreprises [1].", **overrides):
-        options = {"min_score": 0.0, "translate_query": False, **overrides}
+    def make(reply="91 entreprises ont rejoint l'association.", labels=None, **overrides):
+        options = {"min_score": 0.0, **overrides}
         settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", **options)
-        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply))
+        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply, labels), gate_model=TEST_GATE)
 
     return make
 

@@ -1,0 +1,186 @@
+"""``rag calibrate``: fit the answer gate on the calibration set, never on the test set.
+
+1. Every calibration question is answered with the gate off (``RAG_GATE=0``): the grounding
+   rules still refuse, and every other answer records the gate's features
+   (``Answer.checks``). Answers are cached like ``rag eval``'s, so a refit is instant.
+2. A logistic regression (scikit-learn) on the standardised features predicts "this answer
+   is right" (answerable and matching the reference). Its out-of-fold probabilities come
+   from leave-one-article-out cross-validation: no article is scored by a model that saw it.
+3. The threshold is the highest one keeping false refusals (answerable questions refused,
+   by the rules or the gate) at or under ``max_false_refusals`` on those out-of-fold
+   probabilities; the final weights are fitted on everything.
+4. The same is done without each feature in turn (ablation), and the trade-off curve is
+   plotted. Weights, threshold and figures go to ``rag/gate.json``; the curve and the
+   tables to ``docs/calibration.md`` and ``docs/gate-curve.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .eval import answer_all
+from .gate import FEATURES, MODEL_FILE, GateModel
+from .settings import Settings
+
+
+def _group(row: dict) -> str:
+    """The article a question is about (for unanswerables: the one retrieved first)."""
+    item, passages = row["item"], row["answer"]["passages"]
+    return item.get("doc") or (passages[0]["doc"] if passages else "none")
+
+
+def dataset(rows: list[dict]) -> dict:
+    """Single-part questions, split into those the rules refused and those the gate must decide."""
+    single = [r for r in rows if len(r["answer"].get("checks") or [{}]) == 1 and r["item"]["type"] != "multi"]
+    gated = [r for r in single if (r["answer"]["checks"] or [{}])[0].get("answer")]
+    return {
+        "rows": single,
+        "gated": gated,
+        "y": np.array([bool(r["score"]["correct"]) for r in gated]),
+        "answerable": np.array([r["score"]["answerable"] for r in gated]),
+        "groups": np.array([_group(r) for r in gated]),
+        "hard_refused_answerable": sum(1 for r in single if r["score"]["answerable"] and r not in gated),
+        "hard_refused_unanswerable": sum(1 for r in single if not r["score"]["answerable"] and r not in gated),
+        "n_answerable": sum(1 for r in single if r["score"]["answerable"]),
+        "n_unanswerable": sum(1 for r in single if not r["score"]["answerable"]),
+        "correct_ungated": sum(1 for r in single if r["score"]["correct"]),
+    }
+
+
+def _matrix(rows: list[dict], features: list[str]) -> np.ndarray:
+    return np.array([[float(r["answer"]["checks"][0]["features"].get(f, np.nan)) for f in features] for r in rows])
+
+
+def _fit(x: np.ndarray, y: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)).fit(x, y)
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    p = np.zeros(len(y))
+    for train, test in LeaveOneGroupOut().split(x, y, groups):
+        if len(set(y[train])) < 2:
+            p[test] = y[train].mean()
+            continue
+        p[test] = _fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return p
+
+
+def trade_off(p: np.ndarray, data: dict, threshold: float) -> dict:
+    """Scores when answers with P < threshold are refused (plus what the rules refused)."""
+    kept = p >= threshold
+    ans = data["answerable"]
+    n_a, n_u = data["n_answerable"], data["n_unanswerable"]
+    return {
+        "threshold": round(float(threshold), 4),
+        "false_refusals": round((data["hard_refused_answerable"] + int((~kept & ans).sum())) / n_a, 3) if n_a else None,
+        "refused_unanswerable": round((data["hard_refused_unanswerable"] + int((~kept & ~ans).sum())) / n_u, 3)
+        if n_u else None,
+        "accuracy": round(int((kept & data["y"]).sum()) / n_a, 3) if n_a else None,
+    }
+
+
+def choose_threshold(p: np.ndarray, data: dict, max_false_refusals: float) -> float:
+    """The highest threshold whose false refusals stay within the budget (0 if none does)."""
+    best = 0.0
+    for t in sorted(set(np.round(p, 4)) | {0.0}):
+        if trade_off(p, data, t)["false_refusals"] <= max_false_refusals:
+            best = max(best, float(t))
+    return best
+
+
+def fit(data: dict, features: list[str], max_false_refusals: float) -> tuple[GateModel, dict, np.ndarray]:
+    x, y = _matrix(data["gated"], features), data["y"]
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+    p = out_of_fold(x, y, data["groups"])
+    threshold = choose_threshold(p, data, max_false_refusals)
+    model = _fit(x, y)
+    scaler, lr = model.steps[0][1], model.steps[1][1]
+    gate = GateModel(features=features, mean=scaler.mean_.round(6).tolist(), scale=scaler.scale_.round(6).tolist(),
+                     coef=lr.coef_[0].round(6).tolist(), intercept=round(float(lr.intercept_[0]), 6),
+                     threshold=round(threshold, 4))
+    return gate, trade_off(p, data, threshold), p
+
+
+def _plot(curves: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for name, points in curves.items():
+        ax[0].plot([q["false_refusals"] for q in points], [q["refused_unanswerable"] for q in points], label=name)
+        ax[1].plot([q["refused_unanswerable"] for q in points], [q["accuracy"] for q in points], label=name)
+    ax[0].axvline(0.05, color="grey", linestyle=":")
+    ax[0].set(xlabel="answerable questions refused", ylabel="unanswerable questions refused",
+              title="Refusals as the threshold rises")
+    ax[1].set(xlabel="unanswerable questions refused", ylabel="accuracy on answerable questions",
+              title="What refusing costs in accuracy")
+    ax[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def curve(p: np.ndarray, data: dict) -> list[dict]:
+    return [trade_off(p, data, t) for t in np.linspace(0, 1, 101)]
+
+
+def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = MODEL_FILE,
+        max_false_refusals: float = 0.05, limit: int | None = None) -> str:
+    from .eval import load_qa
+
+    # Multi-part questions are gated part by part, but their reference answers score the
+    # whole: they cannot label a part, so they are not asked.
+    ids = [i["id"] for i in load_qa(qa) if i.get("type") != "multi"][:limit]
+    rows, _ = answer_all(settings.replace(gate=False), qa, out, ids=ids, desc="calibrate")
+    data = dataset(rows)
+    features = list(FEATURES)
+    gate, at, p = fit(data, features, max_false_refusals)
+    ablation = {"all features": at}
+    curves = {"all features": curve(p, data)}
+    for f in features:
+        rest = [g for g in features if g != f]
+        _, scores, p_rest = fit(data, rest, max_false_refusals)
+        ablation[f"without {f}"] = scores
+        if f in ("p_none", "grade"):
+            curves[f"without {f}"] = curve(p_rest, data)
+    rules_only = trade_off(np.ones(len(data["y"])), data, 0.0)
+    gate = GateModel(**{**gate.__dict__, "meta": {
+        "fitted": time.strftime("%Y-%m-%d %H:%M"), "on": str(qa), "questions": len(data["rows"]),
+        "gated": len(data["gated"]), "max_false_refusals": max_false_refusals, "cross_validated": at,
+        "rules_only": rules_only, "llm": settings.llm_model or "default", "settings": {
+            "evidence_tokens": settings.evidence_tokens, "max_sentences": settings.max_sentences}}})
+    gate.save(model_file)
+    docs.mkdir(parents=True, exist_ok=True)
+    _plot(curves, docs / "gate-curve.png")
+    lines = [f"# Answer gate calibration ({gate.meta['fitted']})", "",
+             f"`rag calibrate` on `{qa}`: {len(data['rows'])} single-part questions ({data['n_answerable']} answerable, "
+             f"{data['n_unanswerable']} unanswerable); the grounding rules refused {data['hard_refused_answerable']} "
+             f"answerable and {data['hard_refused_unanswerable']} unanswerable ones; the gate decides the "
+             f"{len(data['gated'])} others. Scores are out-of-fold (leave one article out), at the threshold chosen "
+             f"for at most {max_false_refusals:.0%} false refusals.", "",
+             "| gate | threshold | accuracy (answerable) | unanswerable refused | false refusals |", "|---|---|---|---|---|",
+             f"| rules only (no gate) | — | {rules_only['accuracy']} | {rules_only['refused_unanswerable']} | "
+             f"{rules_only['false_refusals']} |"]
+    lines += [f"| {name} | {s['threshold']} | {s['accuracy']} | {s['refused_unanswerable']} | {s['false_refusals']} |"
+              for name, s in ablation.items()]
+    lines += ["", "Weights (standardised features):", "",
+              "| feature | what | weight |", "|---|---|---|"]
+    lines += [f"| {f} | {FEATURES[f]} | {c:+.2f} |" for f, c in zip(gate.features, gate.coef)]
+    lines += ["", "![trade-off](gate-curve.png)", ""]
+    (docs / "calibration.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "ablation.json").write_text(json.dumps(ablation, indent=1), encoding="utf-8")
+    return (f"gate fitted on {len(data['gated'])} answers → {model_file} (threshold {gate.threshold}); "
+            f"cross-validated: accuracy {at['accuracy']}, unanswerable refused {at['refused_unanswerable']}, "
+            f"false refusals {at['false_refusals']}; report: {docs / 'calibration.md'}")

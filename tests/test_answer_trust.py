@@ -1,0 +1,55 @@
+"""Answer trust with the real default models on the real seeds: distractors and general-knowledge
+traps refused, the right figure kept, both parts of a two-part question answered.
+
+Each case is one a 1.5B model answered confidently and wrongly before the cite-first read,
+the graded check and the gate (issue "Answers you can trust").
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("question", [
+    "What is the population of Fuzhou?",                                        # attribute swap (360 000 visitors)
+    "Combien de membres l’association du métavers de Pékin vise-t-elle d’ici deux ans ?",   # entity swap (Zhejiang's target)
+    "Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",   # entity swap (the Alliance's 200)
+    "How many investment projects were signed at the 2022 World Internet Conference?",  # another article's figure (455)
+])
+def test_distractors_are_refused(real_pipeline, question):
+    answer = real_pipeline.ask(question)
+    assert answer.refused, (answer.answer, answer.checks)
+    assert answer.citations == []
+    assert answer.answer.startswith(("The articles don't say:", "Les articles ne le disent pas :"))
+
+
+def test_general_knowledge_trap_is_refused(real_pipeline):
+    answer = real_pipeline.ask("Who is the CEO of Alibaba Group?")
+    assert answer.refused, (answer.answer, answer.checks)
+    assert "Ma" not in answer.answer
+
+
+@pytest.mark.parametrize("question, figure, doc", [
+    ("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?", r"(?<!\d)91(?!\d)",
+     "000_00be9f381121e8cb.txt"),
+    ("How many investment projects were signed at the Digital China Summit?", r"(?<!\d)455(?!\d)",
+     "001_eff1faf9964d099f.txt"),
+])
+def test_the_correct_figure_is_not_refused(real_pipeline, question, figure, doc):
+    answer = real_pipeline.ask(question)
+    assert not answer.refused, (answer.reason, answer.checks)
+    assert re.search(figure, answer.answer)
+    assert answer.citations and all(c["doc"] == doc for c in answer.citations)
+
+
+def test_a_two_part_question_is_answered_in_both_parts(real_pipeline):
+    answer = real_pipeline.ask("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang, "
+                               "et combien de projets d'investissement ont été conclus au Sommet de la Chine numérique ?")
+    assert not answer.refused, answer.reason
+    assert re.search(r"(?<!\d)91(?!\d)", answer.answer) and re.search(r"(?<!\d)455(?!\d)", answer.answer)
+    assert {c["doc"] for c in answer.citations} == {"000_00be9f381121e8cb.txt", "001_eff1faf9964d099f.txt"}
+    assert len(answer.checks) == 2

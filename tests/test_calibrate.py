@@ -1,0 +1,66 @@
+"""Fitting the answer gate: threshold within the false-refusal budget, out-of-fold by article."""
+
+import json
+
+import numpy as np
+
+from rag import calibrate
+from rag.gate import GateModel, decide
+from rag.grounding import Grounding
+
+
+def _row(i, answerable, correct, grade, p_none, doc, hard_refused=False):
+    features = {"p_none": p_none, "p_source": 0.8, "grade": grade, "type_match": 1.0, "names_missing": 0.0,
+                "retrieval": 0.85, "evidence": 0.9, "english": float(i % 2)}
+    check = {} if hard_refused else {"answer": True, "features": features}
+    return {"item": {"id": f"q{i}", "type": "fact" if answerable else "unanswerable", "doc": doc if answerable else None},
+            "answer": {"checks": [check], "passages": [{"doc": doc}]},
+            "score": {"answerable": answerable, "correct": correct if answerable else None}}
+
+
+def _rows(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        answerable = i % 3 != 0
+        correct = answerable and rng.random() < 0.85
+        # Right answers get high grades and low P(NONE), wrong ones a little less, unanswerables much less.
+        grade = rng.normal(1.6 if correct else 1.3 if answerable else 0.7, 0.3)
+        p_none = float(np.clip(rng.normal(0.1 if correct else 0.15 if answerable else 0.4, 0.1), 0, 1))
+        rows.append(_row(i, answerable, correct, grade, p_none, f"doc{i % 5}", hard_refused=i % 41 == 0))
+    return rows
+
+
+def test_threshold_keeps_false_refusals_within_budget_and_refuses_most_unanswerables(tmp_path):
+    data = calibrate.dataset(_rows())
+    gate, scores, p = calibrate.fit(data, ["p_none", "grade"], max_false_refusals=0.05)
+    assert scores["false_refusals"] <= 0.05
+    assert scores["refused_unanswerable"] >= 0.6, scores
+    assert gate.coef[0] < 0 < gate.coef[1], "P(NONE) counts against answering, the grade for it"
+    rules_only = calibrate.trade_off(np.ones(len(data["y"])), data, 0.0)
+    assert scores["refused_unanswerable"] > rules_only["refused_unanswerable"]
+
+
+def test_the_saved_gate_decides_as_the_fitted_one(tmp_path):
+    data = calibrate.dataset(_rows())
+    gate, _, _ = calibrate.fit(data, ["p_none", "grade"], max_false_refusals=0.05)
+    gate.save(tmp_path / "gate.json")
+    loaded = GateModel.load(tmp_path / "gate.json")
+    assert json.loads((tmp_path / "gate.json").read_text())["threshold"] == gate.threshold
+    good = decide({"p_none": 0.02, "grade": 1.9}, Grounding(True), loaded)
+    bad = decide({"p_none": 0.6, "grade": 0.3}, Grounding(True), loaded)
+    assert good.answer and not bad.answer and bad.failed in ("p_none", "grade")
+
+
+def test_out_of_fold_probabilities_never_come_from_a_model_that_saw_the_article():
+    data = calibrate.dataset(_rows())
+    x = calibrate._matrix(data["gated"], ["grade"])
+    y = data["y"].copy()
+    groups = data["groups"]
+    # Make one article's labels the opposite of what its grades say: a model that saw it
+    # would learn it; out-of-fold predictions for it must still follow the other articles.
+    flipped = groups == "doc0"
+    y[flipped] = ~y[flipped]
+    p = calibrate.out_of_fold(x, y, groups)
+    high = x[:, 0] > 1.5
+    assert p[flipped & high].mean() > 0.5
