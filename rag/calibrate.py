@@ -16,12 +16,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .errors import RagError
 from .eval import answer_all
 from .gate import FEATURES, MODEL_FILE, GateModel
 from .settings import Settings
@@ -100,6 +103,9 @@ def choose_threshold(p: np.ndarray, data: dict, max_false_refusals: float) -> fl
 
 def fit(data: dict, features: list[str], max_false_refusals: float) -> tuple[GateModel, dict, np.ndarray]:
     x, y = _matrix(data["gated"], features), data["y"]
+    if len(set(y.tolist())) < 2:
+        raise RagError(f"the gate needs right and wrong answers to learn from, and all {len(y)} calibration answers "
+                       f"are {'right' if len(y) and y[0] else 'wrong'}: use more (and unanswerable) questions")
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     p = out_of_fold(x, y, data["groups"])
     threshold = choose_threshold(p, data, max_false_refusals)
@@ -109,6 +115,33 @@ def fit(data: dict, features: list[str], max_false_refusals: float) -> tuple[Gat
                      coef=lr.coef_[0].round(6).tolist(), intercept=round(float(lr.intercept_[0]), 6),
                      threshold=round(threshold, 4))
     return gate, trade_off(p, data, threshold), p
+
+
+def rescore(rows: list[dict], model: GateModel | None) -> dict:
+    """Test-set scores had ``model`` decided (None: the grounding rules alone), from answers
+    already made: the features do not depend on the gate, and a refused answer keeps its text
+    in ``withdrawn``. Questions refused by a rule, and multi-part ones, keep their outcome."""
+    a_kept, a_right, u_kept = [], [], []
+    for r in rows:
+        checks = r["answer"].get("checks") or []
+        check = checks[0] if len(checks) == 1 else {}
+        passed = check.get("probability") is not None or (check.get("answer") and check.get("probability") is None
+                                                          and not r["answer"]["refused"])
+        if passed and check.get("features"):
+            kept = model is None or model.probability(check["features"]) >= model.threshold
+            text = r["answer"]["withdrawn"] if r["answer"]["refused"] else r["answer"]["answer"]
+            right = r["score"]["answerable"] and all(re.search(rx, text, re.IGNORECASE)
+                                                     for rx in r["item"].get("must_match") or [])
+        else:
+            kept, right = not r["score"]["refused"], bool(r["score"]["correct"])
+        if r["score"]["answerable"]:
+            a_kept.append(kept)
+            a_right.append(kept and right)
+        else:
+            u_kept.append(kept)
+    return {"accuracy": round(sum(a_right) / len(a_kept), 3) if a_kept else None,
+            "refused_unanswerable": round(1 - sum(u_kept) / len(u_kept), 3) if u_kept else None,
+            "false_refusals": round(1 - sum(a_kept) / len(a_kept), 3) if a_kept else None}
 
 
 def _plot(curves: dict[str, list[dict]], path: Path) -> None:
@@ -137,21 +170,26 @@ def curve(p: np.ndarray, data: dict) -> list[dict]:
 
 
 def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = MODEL_FILE,
-        max_false_refusals: float = 0.05, limit: int | None = None) -> str:
+        max_false_refusals: float = 0.05, limit: int | None = None, test: Path | None = None,
+        test_out: Path = Path("eval/out")) -> str:
     from .eval import load_qa
 
     # Multi-part questions are gated part by part, but their reference answers score the
     # whole: they cannot label a part, so they are not asked.
-    ids = [i["id"] for i in load_qa(qa) if i.get("type") != "multi"][:limit]
+    # Asked in a fixed shuffled order, so that ``--limit N`` (or an interrupted run, resumed
+    # from the cache) is a sample of every type and class, not the first rows of the file.
+    ids = sorted((i["id"] for i in load_qa(qa) if i.get("type") != "multi"),
+                 key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:limit]
     rows, _ = answer_all(settings.replace(gate=False), qa, out, ids=ids, desc="calibrate")
     data = dataset(rows)
     features = list(FEATURES)
     gate, at, p = fit(data, features, max_false_refusals)
     ablation = {"all features": at}
+    variants = {"all features": gate}
     curves = {"all features": curve(p, data)}
     for f in features:
         rest = [g for g in features if g != f]
-        _, scores, p_rest = fit(data, rest, max_false_refusals)
+        variants[f"without {f}"], scores, p_rest = fit(data, rest, max_false_refusals)
         ablation[f"without {f}"] = scores
         if f in ("p_none", "grade"):
             curves[f"without {f}"] = curve(p_rest, data)
@@ -175,6 +213,15 @@ def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = 
              f"{rules_only['false_refusals']} |"]
     lines += [f"| {name} | {s['threshold']} | {s['accuracy']} | {s['refused_unanswerable']} | {s['false_refusals']} |"
               for name, s in ablation.items()]
+    if test is not None:
+        # The test set's answers as ``rag eval`` made them (its cache), decided again by each variant.
+        test_rows, _ = answer_all(settings, test, test_out, desc="test answers")
+        lines += ["", f"The same variants on the test set `{test}` ({len(test_rows)} questions, all types; answers "
+                      f"from `rag eval`'s cache, each decided again by the variant):", "",
+                  "| gate | accuracy (answerable) | unanswerable refused | false refusals |", "|---|---|---|---|"]
+        for name, model in [("rules only (no gate)", None), *variants.items()]:
+            t = rescore(test_rows, model)
+            lines.append(f"| {name} | {t['accuracy']} | {t['refused_unanswerable']} | {t['false_refusals']} |")
     lines += ["", "Weights (standardised features):", "",
               "| feature | what | weight |", "|---|---|---|"]
     lines += [f"| {f} | {FEATURES[f]} | {c:+.2f} |" for f, c in zip(gate.features, gate.coef)]

@@ -216,15 +216,18 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
               help="Where the report (calibration.md, gate-curve.png) goes.")
 @click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/gate.json).")
 @click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("--limit", type=int, help="Only N questions (a fixed sample of every type).")
+@click.option("--test", type=click.Path(path_type=Path, exists=True),
+              help="Also score every gate variant on this test set's answers (from rag eval's cache in --test-out).")
+@click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True)
 @click.pass_context
 @_friendly
-def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit):
+def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out):
     """Fit the answer gate on the calibration set (weights and threshold → rag/gate.json)."""
     from .calibrate import run
     from .gate import MODEL_FILE
 
-    click.echo(run(_settings(ctx), qa, out, docs, gate_file or MODEL_FILE, max_false_refusals, limit))
+    click.echo(run(_settings(ctx), qa, out, docs, gate_file or MODEL_FILE, max_false_refusals, limit, test, test_out))
 
 
 @main.command()

@@ -55,7 +55,9 @@ def _key(item: dict, fingerprint: str) -> str:
 
 def _fingerprint(settings: Settings, pipe) -> str:
     fields = {k: str(v) for k, v in dataclasses.asdict(settings).items() if k not in ("cache_dir", "index", "corpus")}
-    return json.dumps([fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"]],
+    # A refitted gate decides differently: its weights are part of what an answer depends on.
+    gate = [pipe.gate_model.coef, pipe.gate_model.threshold] if settings.gate else None
+    return json.dumps([fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], gate],
                       sort_keys=True)
 
 
@@ -146,7 +148,8 @@ def answer_all(settings: Settings, qa: Path, out: Path, limit: int | None = None
         missing = set(ids) - {i["id"] for i in items}
         if missing:
             raise RagError(f"no question with id {', '.join(sorted(missing))} in {qa}")
-        items = [i for i in items if i["id"] in ids]
+        order = {i: n for n, i in enumerate(ids)}
+        items = sorted((i for i in items if i["id"] in order), key=lambda i: order[i["id"]])
     items = items[:limit] if limit else items
     pipe = pipeline or Pipeline(settings)
     out.mkdir(parents=True, exist_ok=True)

@@ -170,7 +170,7 @@ def asked_currency(question: str) -> str | None:
 def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evidence], lang: str) -> Grounding:
     """The hard rules, in order; the first one broken fails the answer.
 
-    0. the answer says something (two words at least) and is not the model saying it cannot answer;
+    0. the answer says something (a word or a figure) and is not the model saying it cannot answer;
     1. no citation marker stands where a figure should ("a threshold of [1] billion");
     2. every figure of the answer is in the cited sentences, or in another sentence of the
        same article (cited as well then), or in the question; a figure found only in
@@ -179,7 +179,7 @@ def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evid
     4. in an answer in the articles' language, every name is in the evidence or the question.
     """
     text = citations.strip(answer)
-    if len(re.findall(r"[^\W\d_]{2,}|\d+", text)) < 2:
+    if not re.search(r"[^\W\d_]{2,}|\d", text):     # "Lundi" or "Hangzhou" alone are answers; "[1]." is not
         return Grounding(False, "empty", repr(answer))
     if _MODEL_REFUSALS.search(text):
         return Grounding(False, "model_refused", _MODEL_REFUSALS.search(text).group())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 METRICS = [
@@ -49,6 +50,35 @@ def _failures(rows: list[dict]) -> list[str]:
     return out
 
 
+def gate_curve(rows: list[dict], thresholds) -> list[dict]:
+    """Accuracy and refusals had the gate's threshold been each of ``thresholds``.
+
+    A question the gate decided (its probability is known) is answered when P ≥ threshold,
+    and right when its answer (shown, or withdrawn) matches the reference; every other
+    question (refused by a rule, or multi-part) keeps its outcome.
+    """
+    answerable = [r for r in rows if r["score"]["answerable"]]
+    unanswerable = [r for r in rows if not r["score"]["answerable"]]
+    points = []
+    for t in thresholds:
+        def outcome(r):
+            checks = r["answer"].get("checks") or []
+            p = checks[0].get("probability") if len(checks) == 1 else None
+            if p is None:
+                return (not r["score"]["refused"]), bool(r["score"]["correct"])
+            text = r["answer"]["withdrawn"] if r["answer"]["refused"] else r["answer"]["answer"]
+            right = r["score"]["answerable"] and all(re.search(rx, text, re.IGNORECASE)
+                                                     for rx in r["item"].get("must_match") or [])
+            return p >= t, right
+        a = [outcome(r) for r in answerable]
+        u = [outcome(r) for r in unanswerable]
+        points.append({"threshold": round(float(t), 3),
+                       "accuracy": sum(kept and right for kept, right in a) / max(1, len(a)),
+                       "false_refusals": sum(not kept for kept, _ in a) / max(1, len(a)),
+                       "refused_unanswerable": sum(not kept for kept, _ in u) / max(1, len(u))})
+    return points
+
+
 def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     import matplotlib
 
@@ -90,6 +120,25 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     fig.savefig(out / "latency.png", dpi=100)
     plt.close(fig)
     files.append("latency.png")
+
+    decided = [c.get("threshold") for r in rows for c in r["answer"].get("checks") or [] if c.get("probability") is not None]
+    if decided:
+        points = gate_curve(rows, [i / 50 for i in range(51)])
+        live = gate_curve(rows, [decided[0]])[0]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.plot([q["refused_unanswerable"] for q in points], [q["accuracy"] for q in points], marker=".",
+                label="accuracy (answerable)")
+        ax.plot([q["refused_unanswerable"] for q in points], [q["false_refusals"] for q in points], marker=".",
+                label="false refusals (answerable)")
+        ax.axvline(live["refused_unanswerable"], color="grey", linestyle=":",
+                   label=f"threshold in use ({decided[0]:.2f})")
+        ax.set_xlabel("unanswerable questions refused")
+        ax.set_title("The gate's trade-off: threshold from 0 (left) to 1 (right)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "gate.png", dpi=100)
+        plt.close(fig)
+        files.append("gate.png")
     return files
 
 

@@ -64,3 +64,18 @@ def test_out_of_fold_probabilities_never_come_from_a_model_that_saw_the_article(
     p = calibrate.out_of_fold(x, y, groups)
     high = x[:, 0] > 1.5
     assert p[flipped & high].mean() > 0.5
+
+
+def test_rescore_decides_cached_answers_again_with_another_gate():
+    """A right answer the gate withdrew counts as right under the rules alone, and as refused under the gate."""
+    def row(answerable, refused, text, p, features):
+        return {"item": {"must_match": ["91"] if answerable else []},
+                "answer": {"refused": refused, "answer": "refusal" if refused else text,
+                           "withdrawn": text if refused else "", "checks": [{"probability": p, "features": features}]},
+                "score": {"answerable": answerable, "refused": refused, "correct": answerable and not refused}}
+    gate = GateModel(features=["grade"], mean=[1.0], scale=[0.5], coef=[3.0], intercept=0.0, threshold=0.5)
+    rows = [row(True, True, "91 entreprises", 0.3, {"grade": 0.9}),     # withdrawn by the live gate
+            row(True, False, "91 entreprises", 0.9, {"grade": 1.8}),
+            row(False, False, "Jack Ma", 0.8, {"grade": 1.7})]
+    assert calibrate.rescore(rows, None) == {"accuracy": 1.0, "refused_unanswerable": 0.0, "false_refusals": 0.0}
+    assert calibrate.rescore(rows, gate) == {"accuracy": 0.5, "refused_unanswerable": 0.0, "false_refusals": 0.5}

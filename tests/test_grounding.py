@@ -77,6 +77,7 @@ def test_names_from_outside_the_articles_fail_in_french_and_are_counted_in_engli
 
 @pytest.mark.parametrize("answer, failed", [
     ("[1] [2]", "empty"),
+    ("[1].", "empty"),
     ("Les articles ne précisent pas ce chiffre.", "model_refused"),
     ("The evidence does not mention it.", "model_refused"),
 ])
@@ -90,6 +91,10 @@ def test_any_figure_grounds_itself(text):
     for fig in figures(text):
         assert fig.values & {v for f in figures(text) for v in f.values}
     assert check(f"x {text} y", "", [ev(1, "d", f"x {text} y")], [ev(1, "d", f"x {text} y")], "en").failed in ("", "empty", "marker_figure")
+
+
+def test_a_one_word_answer_is_an_answer():
+    assert check("Hangzhou.", "Où ?", [ev(1, "d", "Le siège est à Hangzhou.")], [], "fr").ok
 
 
 def test_two_figures_run_together_are_still_read():
