@@ -6,9 +6,10 @@
 2. A logistic regression (scikit-learn) on the standardised features predicts "this answer
    is right" (answerable and matching the reference). Its out-of-fold probabilities come
    from leave-one-article-out cross-validation: no article is scored by a model that saw it.
-3. The threshold is the highest one keeping false refusals (answerable questions refused,
-   by the rules or the gate) at or under ``max_false_refusals`` on those out-of-fold
-   probabilities; the final weights are fitted on everything.
+3. The threshold is the highest one at which the gate withdraws at most ``max_false_refusals``
+   of the right answers, on those out-of-fold probabilities (refusing a wrong answer to an
+   answerable question protects the user; ``rag eval``'s false-refusal rate counts it too, and
+   the rules' refusals, and is reported as such); the final weights are fitted on everything.
 4. The same is done without each feature in turn (ablation), and the trade-off curve is
    plotted. Weights, threshold and figures go to ``rag/gate.json``; the curve and the
    tables to ``docs/calibration.md`` and ``docs/gate-curve.png``.
@@ -89,14 +90,18 @@ def trade_off(p: np.ndarray, data: dict, threshold: float) -> dict:
         "refused_unanswerable": round((data["hard_refused_unanswerable"] + int((~kept & ~ans).sum())) / n_u, 3)
         if n_u else None,
         "accuracy": round(int((kept & data["y"]).sum()) / n_a, 3) if n_a else None,
+        # Right answers the gate withdrew: the false refusals a user is hurt by (the line above
+        # also counts wrong answers to answerable questions, which refusing protects from).
+        "right_refused": round(int((~kept & data["y"]).sum()) / max(1, int(data["y"].sum())), 3),
     }
 
 
 def choose_threshold(p: np.ndarray, data: dict, max_false_refusals: float) -> float:
-    """The highest threshold whose false refusals stay within the budget (0 if none does)."""
+    """The highest threshold at which the gate withdraws at most ``max_false_refusals`` of the
+    right answers (0 if none does)."""
     best = 0.0
     for t in sorted(set(np.round(p, 4)) | {0.0}):
-        if trade_off(p, data, t)["false_refusals"] <= max_false_refusals:
+        if trade_off(p, data, t)["right_refused"] <= max_false_refusals:
             best = max(best, float(t))
     return best
 
@@ -207,12 +212,13 @@ def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = 
              f"{data['n_unanswerable']} unanswerable); the grounding rules refused {data['hard_refused_answerable']} "
              f"answerable and {data['hard_refused_unanswerable']} unanswerable ones; the gate decides the "
              f"{len(data['gated'])} others. Scores are out-of-fold (leave one article out), at the threshold chosen "
-             f"for at most {max_false_refusals:.0%} false refusals.", "",
-             "| gate | threshold | accuracy (answerable) | unanswerable refused | false refusals |", "|---|---|---|---|---|",
+             f"so that the gate withdraws at most {max_false_refusals:.0%} of the right answers.", "",
+             "| gate | threshold | accuracy (answerable) | unanswerable refused | false refusals (all answerable) "
+             "| right answers withdrawn |", "|---|---|---|---|---|---|",
              f"| rules only (no gate) | — | {rules_only['accuracy']} | {rules_only['refused_unanswerable']} | "
-             f"{rules_only['false_refusals']} |"]
-    lines += [f"| {name} | {s['threshold']} | {s['accuracy']} | {s['refused_unanswerable']} | {s['false_refusals']} |"
-              for name, s in ablation.items()]
+             f"{rules_only['false_refusals']} | 0 |"]
+    lines += [f"| {name} | {s['threshold']} | {s['accuracy']} | {s['refused_unanswerable']} | {s['false_refusals']} | "
+              f"{s['right_refused']} |" for name, s in ablation.items()]
     if test is not None:
         # The test set's answers as ``rag eval`` made them (its cache), decided again by each variant.
         test_rows, _ = answer_all(settings, test, test_out, desc="test answers")

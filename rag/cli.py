@@ -215,7 +215,8 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 @click.option("--docs", type=click.Path(path_type=Path), default=Path("docs"), show_default=True,
               help="Where the report (calibration.md, gate-curve.png) goes.")
 @click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/gate.json).")
-@click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of right answers the gate may withdraw (out-of-fold).")
 @click.option("--limit", type=int, help="Only N questions (a fixed sample of every type).")
 @click.option("--test", type=click.Path(path_type=Path, exists=True),
               help="Also score every gate variant on this test set's answers (from rag eval's cache in --test-out).")

@@ -56,9 +56,10 @@ def _key(item: dict, fingerprint: str) -> str:
 def _fingerprint(settings: Settings, pipe) -> str:
     fields = {k: str(v) for k, v in dataclasses.asdict(settings).items() if k not in ("cache_dir", "index", "corpus")}
     # A refitted gate decides differently: its weights are part of what an answer depends on.
-    gate = [pipe.gate_model.coef, pipe.gate_model.threshold] if settings.gate else None
-    return json.dumps([fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], gate],
-                      sort_keys=True)
+    parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"]]
+    if settings.gate:
+        parts.append([pipe.gate_model.coef, pipe.gate_model.threshold])
+    return json.dumps(parts, sort_keys=True)
 
 
 def score_item(item: dict, answer: dict) -> dict:

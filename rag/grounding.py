@@ -27,7 +27,8 @@ from . import citations
 from .evidence import Evidence
 
 # A written figure: 91, 360 000, 360,000, 2,5, 31.5, 1.000.000
-_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[ \u00a0\u202f.,]\d{3})*(?:[.,]\d+)?(?![\w])")
+# An ordinal suffix belongs to the figure: "1er novembre", "8e Sommet", "9th summit".
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[ \u00a0\u202f.,]\d{3})*(?:[.,]\d+)?(?=(?:er|re|e|ème|st|nd|rd|th)?(?!\w))")
 _SCALES = {"mille": 1e3, "thousand": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6, "m": 1e6,
            "milliard": 1e9, "milliards": 1e9, "billion": 1e9, "billions": 1e9, "bn": 1e9,
            "trillion": 1e12, "trillions": 1e12, "tn": 1e12, "billiard": 1e15}

@@ -170,7 +170,8 @@ class Pipeline:
         if self.settings.gate:
             _ = self.gate_model
         self.embedder.encode(["warm up"], "query")
-        _ = self.generator.count_tokens("warm up")
+        # Computes the fixed system prompt once, so the first question reuses it from the KV cache.
+        self.generator.label_probabilities(answer_messages("warm up", [], {}, "en"), ANSWER_PREFIX, [f" {NONE_LABEL}"])
 
     # ---- asking --------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None) -> Answer:

@@ -31,10 +31,10 @@ def _rows(n=200, seed=0):
     return rows
 
 
-def test_threshold_keeps_false_refusals_within_budget_and_refuses_most_unanswerables(tmp_path):
+def test_threshold_withdraws_few_right_answers_and_refuses_most_unanswerables(tmp_path):
     data = calibrate.dataset(_rows())
     gate, scores, p = calibrate.fit(data, ["p_none", "grade"], max_false_refusals=0.05)
-    assert scores["false_refusals"] <= 0.05
+    assert scores["right_refused"] <= 0.05
     assert scores["refused_unanswerable"] >= 0.6, scores
     assert gate.coef[0] < 0 < gate.coef[1], "P(NONE) counts against answering, the grade for it"
     rules_only = calibrate.trade_off(np.ones(len(data["y"])), data, 0.0)

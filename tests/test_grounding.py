@@ -93,6 +93,12 @@ def test_any_figure_grounds_itself(text):
     assert check(f"x {text} y", "", [ev(1, "d", f"x {text} y")], [ev(1, "d", f"x {text} y")], "en").failed in ("", "empty", "marker_figure")
 
 
+def test_ordinals_are_figures():
+    assert [f.text for f in figures("le 1er novembre, le 8e Sommet, the 9th summit")] == ["1", "8", "9"]
+    assert check("The 8th summit.", "Which summit?", [ev(1, "d", "Le 8e Sommet.")], [], "en").ok
+    assert check("The 9th summit.", "Which summit?", [ev(1, "d", "Le 8e Sommet.")], [], "en").failed == "invented_figure"
+
+
 def test_a_one_word_answer_is_an_answer():
     assert check("Hangzhou.", "Où ?", [ev(1, "d", "Le siège est à Hangzhou.")], [], "fr").ok
 
