@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import citations, language, verify
+from . import citations, language, timefilter, verify
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import RagError
 from .evidence import Evidence, select
@@ -29,6 +29,7 @@ from .generation import Generator, LlamaCppGenerator
 from .models import embed_model_path, llm_path
 from .prompts import TEXT, answer_messages, rewrite_messages, translate_messages
 from .retrieval import retrieve
+from .scope import Scope
 from .settings import Settings
 from .store import Store, build
 
@@ -153,14 +154,17 @@ class Pipeline:
         _ = self.generator.count_tokens("warm up")
 
     # ---- asking --------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None) -> Answer:
-        for event in self.ask_stream(question, history, lang):
+    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None,
+            scope: Scope | None = None) -> Answer:
+        for event in self.ask_stream(question, history, lang, scope):
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask_stream ended without an answer")
 
     def ask_stream(self, question: str, history: list[dict] | None = None,
-                   lang: str | None = None) -> Iterator[Event]:
+                   lang: str | None = None, scope: Scope | None = None) -> Iterator[Event]:
+        """``scope``: only the articles (or dates) the user chose; the question's own time words
+        ("en avril", "latest") rank the articles by date."""
         t0 = time.perf_counter()
         s = self.settings
         question = " ".join(str(question or "").split())
@@ -199,9 +203,11 @@ class Pipeline:
             queries.append(self._translate(query, CORPUS_LANG))
         store = self.store
         vectors = self.embedder.encode(queries, "query")
-        hits = retrieve(store, queries, vectors, s.top_k, s.candidates, s.hybrid)
+        hits = retrieve(store, queries, vectors, s.top_k, s.candidates, s.hybrid, scope=scope,
+                        when=timefilter.parse(query))
         passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
-                     "score": round(h.dense, 4), "text": store.passages[h.row].text} for h in hits]
+                     "score": round(h.dense, 4), "text": store.passages[h.row].text,
+                     **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
         evidence = select(store, hits, vectors, queries, s.evidence_tokens, s.max_sentences, self._count_tokens)
         timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
         yield Retrieved(query, out_lang, passages, evidence, timings["retrieve_s"])
@@ -216,7 +222,9 @@ class Pipeline:
         # A figure the question is conditioned on ("in 2020", "the 45 billion target") that no
         # retrieved passage contains: the articles don't cover that case, and the model would
         # answer with the nearest figure. Refused before generating.
-        absent = s.verify_support and verify.unsupported_numbers(question, "", [p["text"] for p in passages])
+        # (An article's date counts as mentioning its year: "in 2024" is answered by a 2024 article.)
+        absent = s.verify_support and verify.unsupported_numbers(
+            question, "", [p["text"] for p in passages] + [p["date"] for p in passages])
         if absent:
             yield finish(TEXT[out_lang]["missing_figure"].format(figures=", ".join(absent)), True,
                          f"no retrieved passage mentions {', '.join(absent)}", **common)
@@ -278,7 +286,11 @@ class Pipeline:
                 if holder not in cited:
                     cited.append(holder)
                     answer_text = _cite(answer_text, holder)
-        return finish(answer_text, False, citations=[evidence[n - 1].to_dict() for n in cited], **extra)
+        return finish(answer_text, False, citations=[self._sourced(evidence[n - 1]) for n in cited], **extra)
+
+    def _sourced(self, e: Evidence) -> dict:
+        """A citation with its article's title, date, source (and page, copies)."""
+        return {**e.to_dict(), **self.store.describe(e.doc, e.start)}
 
     def _closest_evidence(self, answer: str, evidence: list[Evidence]) -> int | None:
         """The number of the snippet most similar to the answer, if similar enough to attribute."""
