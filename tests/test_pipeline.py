@@ -26,7 +26,8 @@ def test_json_contract(make_pipeline):
     assert {"question", "lang", "answer", "refused", "citations", "passages", "timings", "prompt_tokens"} <= set(data)
     assert set(data["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
     assert {"doc", "passage_id", "score", "text"} <= set(data["passages"][0])
-    assert set(data["citations"][0]) == {"n", "doc", "passage_id", "start", "end", "text"}
+    assert set(data["citations"][0]) == {"n", "doc", "passage_id", "start", "end", "text",
+                                         "title", "date", "source", "url", "also"}      # issue 13: the article's metadata
     assert data["lang"] == "fr" and data["prompt_tokens"] > 0
 
 
