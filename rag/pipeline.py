@@ -147,6 +147,15 @@ class Pipeline:
                 self._store = store
             return self._store
 
+    def refresh(self, progress: bool = False):
+        """Re-index the corpus folder (articles added, changed or removed) and answer from the
+        new index at once; → the BuildReport. Answers under way keep the index they started with."""
+        s = self.settings
+        report = build(s.corpus, s.index, self.embedder, progress=progress)
+        with self._store_lock:
+            self._store = None
+        return report
+
     def warm_up(self) -> None:
         """Load everything now (the web chat does this before it opens)."""
         _ = self.store

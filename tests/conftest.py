@@ -138,8 +138,8 @@ class FakeChatPipeline:
     def warm_up(self):
         pass
 
-    def ask_stream(self, question, history=None, lang=None):
-        self.calls.append({"question": question, "history": history, "lang": lang})
+    def ask_stream(self, question, history=None, lang=None, scope=None):
+        self.calls.append({"question": question, "history": history, "lang": lang, "scope": scope})
         try:
             yield from self.script(question, history, lang)
         finally:
