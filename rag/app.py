@@ -375,7 +375,8 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
             elif isinstance(event, Done):
                 a = event.answer
                 timing = {"total": a.timings.get("total_s") or 0.0, "retrieve": a.timings.get("retrieve_s") or 0.0}
-                status = (t["no_answer"] if a.refused else t["answered"]).format(**timing)
+                status = " ".join(x for x in [(t["no_answer"] if a.refused else t["answered"]).format(**timing),
+                                              _scope_note(scope, ui)] if x)
                 sources = sources_html(a, evidence, docs, ui, describe)
                 history = list(history or []) + [{"role": "user", "content": question},
                                                  {"role": "assistant", "content": a.answer}]
@@ -652,7 +653,9 @@ def build_app(pipeline) -> gr.Blocks:
     with gr.Blocks(title="rag", analytics_enabled=False) as demo:
         c = {}
         c["header"] = gr.Markdown(f"## {esc(t['title'])}\n{t['subtitle']}")
-        history, pending, browser = gr.State([]), gr.State(""), gr.State("")
+        history, pending = gr.State([]), gr.State("")
+        # The browser's language, set by the page's load script (a State cannot be set from the browser).
+        browser = gr.Textbox("", visible="hidden", elem_id="browser-lang")
         answers, last_rating, rows = gr.State({}), gr.State(None), gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):

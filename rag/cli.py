@@ -164,7 +164,11 @@ def _print_sources(answer) -> None:
     click.echo()
     for c in answer.citations:
         text = " ".join(c["text"].split())
-        click.secho(f"[{c['n']}] {c['doc']}  (chars {c['start']}–{c['end']})", bold=True)
+        about = " — ".join(x for x in [c.get("title", ""), c.get("date", ""), c.get("source", "")] if x)
+        page = f", p. {c['page']}" if c.get("page") else ""
+        click.secho(f"[{c['n']}] {about or c['doc']}  ({c['doc']}, chars {c['start']}–{c['end']}{page})", bold=True)
+        if c.get("also"):
+            click.echo(f"    also published by {', '.join(c['also'])}")
         click.echo(f"    {text}")
 
 

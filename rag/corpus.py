@@ -72,14 +72,17 @@ def title_of(text: str, limit: int = 120) -> str:
     return ""
 
 
-def corpus_files(folder: Path) -> list[Path]:
-    """The files under ``folder`` a reader knows, sorted; hidden files and folders are left out."""
+def corpus_files(folder: Path, index_dir: Path | None = None) -> list[Path]:
+    """The files under ``folder`` a reader knows, sorted; hidden files and folders are left out,
+    and so is the index folder if it lies inside (its .jsonl files are not articles)."""
     from .formats import reader_for
 
     folder = Path(folder)
+    index = Path(index_dir).resolve() if index_dir else None
     return sorted(p for p in folder.rglob("*")
                   if reader_for(p) and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and not (index and p.resolve().is_relative_to(index)))
 
 
 @dataclass
@@ -89,7 +92,7 @@ class Corpus:
     formats: Counter     # articles per format
 
 
-def read_corpus(folder: Path, exclude: set[str] = frozenset()) -> Corpus:
+def read_corpus(folder: Path, exclude: set[str] = frozenset(), index_dir: Path | None = None) -> Corpus:
     """Every readable article under ``folder`` (sorted by id), one warning per skipped file or entry.
     Articles whose id is in ``exclude`` (removed by the user) are left out silently."""
     from .formats import read_file
@@ -100,7 +103,7 @@ def read_corpus(folder: Path, exclude: set[str] = frozenset()) -> Corpus:
     docs: list[Document] = []
     warnings: list[str] = []
     seen: dict[str, str] = {}
-    for path in corpus_files(folder):
+    for path in corpus_files(folder, index_dir):
         found, skipped = read_file(path, path.relative_to(folder).as_posix())
         warnings += skipped
         for doc in found:

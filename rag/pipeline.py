@@ -295,7 +295,10 @@ class Pipeline:
                 if holder not in cited:
                     cited.append(holder)
                     answer_text = _cite(answer_text, holder)
-        return finish(answer_text, False, citations=[self._sourced(evidence[n - 1]) for n in cited], **extra)
+        sourced = [self._sourced(evidence[n - 1]) for n in cited]
+        if timefilter.parse(question):      # "en avril", "latest": say which date the figure is from
+            answer_text = timefilter.with_dates(answer_text, [c["date"] for c in sourced], lang)
+        return finish(answer_text, False, citations=sourced, **extra)
 
     def _sourced(self, e: Evidence) -> dict:
         """A citation with its article's title, date, source (and page, copies)."""

@@ -125,7 +125,8 @@ class Store:
 
     def stale(self, corpus_dir: Path) -> bool:
         """True when the article files on disk differ (by size or mtime) from what was indexed."""
-        return Path(corpus_dir).is_dir() and _file_stamps(corpus_dir) != self.manifest.get("files", {})
+        return (Path(corpus_dir).is_dir()
+                and _file_stamps(corpus_dir, self.path.parent) != self.manifest.get("files", {}))
 
     def doc_title(self, doc_id: str) -> str:
         doc = self.docs.get(doc_id)
@@ -204,7 +205,7 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool 
 
     t0 = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    corpus = read_corpus(corpus_dir, exclude=removed_articles(index_dir))
+    corpus = read_corpus(corpus_dir, exclude=removed_articles(index_dir), index_dir=index_dir)
     docs = corpus.docs
     report = BuildReport(warnings=corpus.warnings, formats=dict(sorted(corpus.formats.items())),
                          duplicates=find_copies(docs))
@@ -227,7 +228,7 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool 
         if report.touched or old is None or old.manifest.get("duplicates", {}) != report.duplicates:
             _write(index_dir, corpus_dir, embedder, plans, report.duplicates)
         else:
-            _write_manifest(old.path, {**old.manifest, "files": _file_stamps(corpus_dir),
+            _write_manifest(old.path, {**old.manifest, "files": _file_stamps(corpus_dir, index_dir),
                                        "docs": _doc_entries(plans)})
     report.seconds = time.perf_counter() - t0
     return report
@@ -248,9 +249,9 @@ def _plan(doc: Document, old: Store | None, report: BuildReport) -> _DocPlan:
     return _DocPlan(doc, passages, _unique_sentences(passages))
 
 
-def _file_stamps(corpus_dir: Path) -> dict[str, list[int]]:
+def _file_stamps(corpus_dir: Path, index_dir: Path) -> dict[str, list[int]]:
     stamps = {}
-    for p in corpus_files(corpus_dir):
+    for p in corpus_files(corpus_dir, index_dir):
         st = p.stat()
         stamps[p.relative_to(corpus_dir).as_posix()] = [st.st_size, int(st.st_mtime)]
     return stamps
@@ -314,7 +315,7 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
             "sentences": int(len(sentence_vectors)), "corpus": str(Path(corpus_dir).resolve()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "docs": _doc_entries(plans), "duplicates": duplicates,
-            "files": _file_stamps(corpus_dir),
+            "files": _file_stamps(corpus_dir, index_dir),
         })
         for f in tmp.iterdir():
             with open(f, "rb") as fh:

@@ -79,8 +79,9 @@ def test_a_time_conditioned_question_retrieves_the_article_of_that_date_first(da
     assert top["doc"] == expected and top["date"].startswith(expected[8:15])
 
 
-def test_sources_carry_title_date_and_source(dated):
+def test_sources_carry_title_date_and_source_and_the_answer_says_the_date(dated):
     answer = dated().ask("Quel est le taux de chômage urbain de la Chine en avril ?")
+    assert answer.answer == "Le taux est de 5,2 % [1]. (Article du 2024-04-18.)"
     cited = answer.citations[0]
     assert cited["date"] == "2024-04-18" and cited["title"].startswith("Le taux de chômage urbain")
     assert {"title", "date", "source", "url"} <= set(answer.passages[0])

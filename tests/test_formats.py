@@ -129,3 +129,11 @@ def test_jsonl_dump_entries_keep_their_ids(tmp_path):
     (tmp_path / "d.jsonl").write_text(json.dumps({"id": 7, "text": "Un texte.", "title": "T"}) + "\n", encoding="utf-8")
     docs, warnings = read_file(tmp_path / "d.jsonl", "d.jsonl")
     assert [d.id for d in docs] == ["d.jsonl:7"] and docs[0].text == "T\n\nUn texte." and warnings == []
+
+
+def test_an_index_folder_inside_the_corpus_is_not_read_as_articles(news, fake_embedder):
+    index = news / "index"          # not hidden: its docs.jsonl holds "text" fields
+    build(news, index, fake_embedder)
+    report = build(news, index, fake_embedder)
+    assert not report.touched and len(report.unchanged) == 9
+    assert not Store.load(index).stale(news)
