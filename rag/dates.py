@@ -66,21 +66,31 @@ def leading_date(text: str) -> tuple[str, int] | None:
     return None
 
 
-@lru_cache(maxsize=256)
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+
+
+@lru_cache(maxsize=1)
+def _month_names() -> dict[str, int]:
+    """Month names and abbreviations in French and English, from dateparser's language data
+    (its parser also reads "two" as a number, so a month word is looked up, not parsed)."""
+    from dateparser.languages import default_loader
+
+    names = {}
+    for lang in LANGUAGES:
+        info = default_loader.get_locale(lang).info
+        for number, key in enumerate(_MONTHS, 1):
+            names.update({name.lower(): number for name in info.get(key, []) if len(name) >= 3})
+    return names
+
+
 def month_of(word: str) -> int | None:
     """The month a word names, in French or English.
 
-    >>> month_of("avril"), month_of("April"), month_of("maison")
-    (4, 4, None)
+    >>> month_of("avril"), month_of("April"), month_of("maison"), month_of("two")
+    (4, 4, None, None)
     """
-    word = word.strip(" ,.;:?!").lower()
-    if len(word) < 3 or re.search(r"\d", word):
-        return None
-    try:
-        data = _parser().get_date_data(word)
-    except (ValueError, OverflowError, TypeError):
-        return None
-    return data.date_obj.month if data and data.date_obj and data.period == "month" else None
+    return _month_names().get(word.strip(" ,.;:?!").lower())
 
 
 def span(iso: str) -> tuple[dt.date, dt.date]:

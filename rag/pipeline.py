@@ -212,8 +212,8 @@ class Pipeline:
             queries.append(self._translate(query, CORPUS_LANG))
         store = self.store
         vectors = self.embedder.encode(queries, "query")
-        hits = retrieve(store, queries, vectors, s.top_k, s.candidates, s.hybrid, scope=scope,
-                        when=timefilter.parse(query))
+        when = timefilter.parse(query)
+        hits = retrieve(store, queries, vectors, s.top_k, s.candidates, s.hybrid, scope=scope, when=when)
         passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
                      "score": round(h.dense, 4), "text": store.passages[h.row].text,
                      **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
@@ -231,9 +231,11 @@ class Pipeline:
         # A figure the question is conditioned on ("in 2020", "the 45 billion target") that no
         # retrieved passage contains: the articles don't cover that case, and the model would
         # answer with the nearest figure. Refused before generating.
-        # (An article's date counts as mentioning its year: "in 2024" is answered by a 2024 article.)
-        absent = s.verify_support and verify.unsupported_numbers(
-            question, "", [p["text"] for p in passages] + [p["date"] for p in passages])
+        # "In 2024" is answered by an article dated 2024 even if its text never says the year: the
+        # dates of the articles the time condition picked count as mentions.
+        dates = [p["date"] for p in passages]
+        picked = [d for d in dates if when and timefilter.discriminates(when, dates) and when.matches(d)]
+        absent = s.verify_support and verify.unsupported_numbers(question, "", [p["text"] for p in passages] + picked)
         if absent:
             yield finish(TEXT[out_lang]["missing_figure"].format(figures=", ".join(absent)), True,
                          f"no retrieved passage mentions {', '.join(absent)}", **common)

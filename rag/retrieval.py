@@ -19,7 +19,7 @@ import numpy as np
 
 from .scope import Scope, allowed_rows
 from .store import Store
-from .timefilter import TimeCondition
+from .timefilter import TimeCondition, discriminates
 
 RRF_K = 60
 
@@ -87,12 +87,8 @@ def date_ranking(store: Store, fused: list[tuple[int, float]], when: TimeConditi
     article published later."""
     rows = [row for row, _ in fused]
     dates = {row: store.docs[store.passages[row].doc].date for row in rows}
-    if when.kind == "latest":
-        dated = [row for row in rows if dates[row]]
-        if len({dates[row] for row in dated}) < 2:
-            return []
-        return sorted(dated, key=lambda row: dates[row], reverse=True)
-    verdicts = {row: when.matches(dates[row]) for row in rows}
-    if not any(v is True for v in verdicts.values()) or not any(v is False for v in verdicts.values()):
+    if not discriminates(when, list(dates.values())):
         return []
-    return [row for row in rows if verdicts[row]]
+    if when.kind == "latest":
+        return sorted((row for row in rows if dates[row]), key=lambda row: dates[row], reverse=True)
+    return [row for row in rows if when.matches(dates[row])]

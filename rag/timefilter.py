@@ -70,7 +70,7 @@ def parse(question: str) -> TimeCondition | None:
         found = leading_date(rest)
         if found:
             start, end = span(found[0])
-            return TimeCondition(kind, start, end, None, (m.group(0) + rest[:found[1]]).strip())
+            return TimeCondition(kind, start, end, None, (m.group(0) + rest[:found[1]]).strip(" ?!.,;:"))
         word = re.match(r"[^\W\d_]+", rest)
         month = month_of(word.group(0)) if word else None
         if month and kind == "during":
@@ -79,6 +79,16 @@ def parse(question: str) -> TimeCondition | None:
     if latest:
         return TimeCondition("latest", None, None, None, latest.group(0))
     return None
+
+
+def discriminates(when: TimeCondition, dates: list[str]) -> bool:
+    """Do these articles' dates tell them apart for ``when``? (Some match and some do not; for
+    "latest", two different dates.) With one dated article, or all of them matching, the
+    condition says nothing about which article to prefer."""
+    if when.kind == "latest":
+        return len({d for d in dates if d}) >= 2
+    verdicts = [when.matches(d) for d in dates]
+    return True in verdicts and False in verdicts
 
 
 def with_dates(answer: str, dates: list[str], lang: str) -> str:

@@ -99,3 +99,14 @@ def test_rag_index_on_a_mixed_folder_with_the_real_model(news):
     listed = subprocess.run([sys.executable, "-m", "rag.cli", "articles", "--index", str(news / ".rag"), "--json"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert {r["format"] for r in json.loads(listed.stdout)} == {"docx", "feed", "html", "jsonl", "pdf", "txt"}
+
+
+def test_readme_serve_command_on_a_news_folder(news, monkeypatch):
+    # README: rag --corpus ~/news --index ~/news/.rag serve
+    import rag.app
+
+    seen = {}
+    monkeypatch.setattr(rag.app, "serve", lambda settings, host, port: seen.update(s=settings, port=port))
+    result = invoke("--corpus", str(news), "--index", str(news / ".rag"), "serve")
+    assert result.exit_code == 0, result.output
+    assert seen["s"].corpus == news and seen["s"].index == news / ".rag" and seen["port"] == 7860

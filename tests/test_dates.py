@@ -101,3 +101,12 @@ def test_scope_restricts_to_chosen_articles_or_dates(dated):
     assert {p["doc"] for p in recent.passages} == {"chomage-2024-04.txt"}
     nothing = pipe.ask(q, scope=Scope(start="2030"))
     assert nothing.refused and nothing.passages == []
+
+
+def test_a_condition_only_ranks_when_the_dates_tell_the_articles_apart():
+    in_2022 = timefilter.parse("Combien de casques en 2022 ?")
+    assert not timefilter.discriminates(in_2022, ["2022-11", "", ""]), "one dated article: says nothing"
+    assert timefilter.discriminates(in_2022, ["2022-11", "2023-01", ""])
+    latest = timefilter.parse("What is the latest figure?")
+    assert not timefilter.discriminates(latest, ["2024-01", "2024-01", ""])
+    assert timefilter.parse("How many members in two years?") is None, "'two' is not a month"
