@@ -3,6 +3,8 @@
 Layout (``.rag/`` by default)::
 
     CURRENT            name of the live version, replaced atomically
+    removed.json       articles the user removed (kept out of later builds)
+    feedback.jsonl     readers' 👍/👎 from the web chat (rag/feedback.py)
     v-<time>-<rand>/   manifest.json  docs.jsonl  passages.jsonl  sentences.jsonl
                        vectors.npy  sentence_vectors.npy  dense.faiss
 
