@@ -93,6 +93,69 @@ def index_cmd(ctx, corpus, index):
                f"({len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
                f"{len(report.unchanged)} unchanged), {report.passages} passages, "
                f"{report.embedded} texts embedded in {report.seconds:.1f}s → {s.index}")
+    click.echo("formats: " + ", ".join(f"{n} {fmt}" for fmt, n in report.formats.items())
+               + (f"; {len(report.warnings)} skipped" if report.warnings else "")
+               + (f"; {len(report.duplicates)} near-duplicate copies grouped" if report.duplicates else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of articles.")
+@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder.")
+@click.pass_context
+@_friendly
+def articles(ctx, as_json, index):
+    """List the indexed articles: title, date, source, passages (newest first)."""
+    from .store import Store
+
+    rows = Store.load(_settings(ctx).replace(index=index).index).articles()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    click.echo(_table(rows))
+
+
+def _table(rows: list[dict]) -> str:
+    """A plain-text table sized to the terminal, long titles cut."""
+    import shutil
+
+    width = shutil.get_terminal_size((120, 20)).columns
+    fixed = 10 + 22 + 8 + 6
+    title_w = max(20, width - fixed)
+    lines = [f"{'date':<10}  {'title':<{title_w}}  {'source':<20}  {'passages':>8}"]
+    for r in rows:
+        title = r["title"] if len(r["title"]) <= title_w else r["title"][:title_w - 1] + "…"
+        source = (r["source"] or r["id"])[:20]
+        also = f"  (also: {', '.join(r['also'])})" if r["also"] else ""
+        lines.append(f"{r['date'] or '—':<10}  {title:<{title_w}}  {source:<20}  {r['passages']:>8}{also}")
+    lines.append(f"{len(rows)} articles")
+    return "\n".join(lines)
+
+
+@main.group()
+def feedback():
+    """Readers' 👍/👎 from the web chat."""
+
+
+@feedback.command("export")
+@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder (where feedback.jsonl is).")
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help="Output file in the eval/qa.jsonl format ('-' for stdout).")
+@click.pass_context
+@_friendly
+def feedback_export(ctx, index, out):
+    """Write the rated answers as eval cases: run them with `rag eval --qa FILE`."""
+    from . import feedback as fb
+
+    s = _settings(ctx).replace(index=index)
+    entries = fb.load(s.index)
+    if not entries:
+        raise RagError(f"no feedback in '{s.index}': rate answers with 👍/👎 in the web chat first")
+    cases, skipped = fb.to_eval_cases(entries)
+    for case in cases:
+        out.write(json.dumps(case, ensure_ascii=False) + "\n")
+    click.echo(f"{len(cases)} cases written"
+               + (f"; {skipped} disliked answers without a comment left out (the comment is the right answer)"
+                  if skipped else ""), err=True)
 
 
 def _print_sources(answer) -> None:
@@ -101,7 +164,11 @@ def _print_sources(answer) -> None:
     click.echo()
     for c in answer.citations:
         text = " ".join(c["text"].split())
-        click.secho(f"[{c['n']}] {c['doc']}  (chars {c['start']}–{c['end']})", bold=True)
+        about = " — ".join(x for x in [c.get("title", ""), c.get("date", ""), c.get("source", "")] if x)
+        page = f", p. {c['page']}" if c.get("page") else ""
+        click.secho(f"[{c['n']}] {about or c['doc']}  ({c['doc']}, chars {c['start']}–{c['end']}{page})", bold=True)
+        if c.get("also"):
+            click.echo(f"    also published by {', '.join(c['also'])}")
         click.echo(f"    {text}")
 
 

@@ -1,32 +1,57 @@
-"""Articles on disk: every ``*.txt`` / ``*.md`` under a folder; the file name is the document id.
+"""Articles on disk: every file of a known format under a folder (see ``rag.formats``).
 
-Files that cannot be read as articles (not UTF-8, binary, empty, too large,
-exact duplicates) are skipped with a one-line reason naming the file, so one
+A file gives one article (a web page, a PDF, a Word or text file) or several (a feed,
+a JSON Lines dump). Every article has a stable id, its text — the text citations'
+offsets index into, which for extracted formats is the extracted text the UI shows —
+and what is known of its title, date, source, URL and language.
+
+Files that cannot be read as articles (undecodable, encrypted, empty, no article body,
+too large, exact duplicates) are skipped with a one-line reason naming the file, so one
 bad file never stops the good ones from being indexed.
 """
 
 from __future__ import annotations
 
-import hashlib
+import bisect
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import RagError
 
-SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Document:
-    id: str          # path relative to the corpus folder, e.g. "000_00be9f381121e8cb.txt"
-    text: str        # decoded text; passage offsets index into it
+    id: str          # path relative to the corpus folder, e.g. "000_00be9f381121e8cb.txt"; "feed.rss:<key>" per entry
+    text: str        # decoded or extracted text; passage offsets index into it
     sha256: str
+    title: str = ""  # "" → the first line of the text
+    date: str = ""   # ISO (YYYY, YYYY-MM or YYYY-MM-DD), "" when unknown
+    source: str = ""  # site, feed or publisher
+    url: str = ""
+    lang: str = ""
+    format: str = ""  # the reader that produced it: txt, html, pdf, docx, feed, jsonl
+    pages: tuple[int, ...] = ()  # PDF: offset in ``text`` where each page starts
 
-    @property
-    def title(self) -> str:
-        return title_of(self.text) or self.id
+    def __post_init__(self):
+        if not self.title:
+            object.__setattr__(self, "title", title_of(self.text) or self.id)
+        object.__setattr__(self, "pages", tuple(self.pages))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Document":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset`` (PDFs only)."""
+        return max(1, bisect.bisect_right(self.pages, offset)) if self.pages else None
 
 
 def title_of(text: str, limit: int = 120) -> str:
@@ -38,7 +63,7 @@ def title_of(text: str, limit: int = 120) -> str:
     'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.'
     """
     for line in text.splitlines():
-        line = line.strip()
+        line = line.strip().lstrip("#").strip()
         if line:
             if len(line) > limit:
                 m = re.match(r"(.{20,}?[.!?])\s", line)
@@ -47,50 +72,56 @@ def title_of(text: str, limit: int = 120) -> str:
     return ""
 
 
-def read_article(path: Path, doc_id: str) -> Document:
-    """Read one article, or raise RagError saying why it is not one."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RagError(f"{doc_id}: skipped, {size / 2**20:.0f} MB is over the "
-                           f"{MAX_FILE_BYTES // 2**20} MB limit for one article; split it into smaller files")
-        data = path.read_bytes()
-    except OSError as e:
-        raise RagError(f"{doc_id}: cannot be read ({e.strerror}); check its permissions") from None
-    if b"\x00" in data[:8192]:
-        raise RagError(f"{doc_id}: skipped, it looks binary, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise RagError(f"{doc_id}: skipped, not UTF-8 (bad byte at offset {e.start}); "
-                       f"re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
-    if not text.strip():
-        raise RagError(f"{doc_id}: skipped, the file is empty")
-    return Document(doc_id, text, hashlib.sha256(data).hexdigest())
+def corpus_files(folder: Path, index_dir: Path | None = None) -> list[Path]:
+    """The files under ``folder`` a reader knows, sorted; hidden files and folders are left out,
+    and so is the index folder if it lies inside (its .jsonl files are not articles)."""
+    from .formats import reader_for
+
+    folder = Path(folder)
+    index = Path(index_dir).resolve() if index_dir else None
+    return sorted(p for p in folder.rglob("*")
+                  if reader_for(p) and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and not (index and p.resolve().is_relative_to(index)))
 
 
-def load_corpus(folder: Path) -> tuple[list[Document], list[str]]:
-    """Return the readable articles (sorted by id) and one warning per skipped file."""
+@dataclass
+class Corpus:
+    docs: list[Document]
+    warnings: list[str]
+    formats: Counter     # articles per format
+
+
+def read_corpus(folder: Path, exclude: set[str] = frozenset(), index_dir: Path | None = None) -> Corpus:
+    """Every readable article under ``folder`` (sorted by id), one warning per skipped file or entry.
+    Articles whose id is in ``exclude`` (removed by the user) are left out silently."""
+    from .formats import read_file
+
     folder = Path(folder)
     if not folder.is_dir():
         raise RagError(f"corpus folder '{folder}' does not exist; pass --corpus DIR with your articles")
     docs: list[Document] = []
     warnings: list[str] = []
     seen: dict[str, str] = {}
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
-    for path in paths:
-        doc_id = path.relative_to(folder).as_posix()
-        try:
-            doc = read_article(path, doc_id)
-        except RagError as e:
-            warnings.append(str(e))
-            continue
-        if doc.sha256 in seen:
-            warnings.append(f"{doc_id}: skipped, same text as {seen[doc.sha256]}")
-            continue
-        seen[doc.sha256] = doc_id
-        docs.append(doc)
+    for path in corpus_files(folder, index_dir):
+        found, skipped = read_file(path, path.relative_to(folder).as_posix())
+        warnings += skipped
+        for doc in found:
+            if doc.id in exclude:
+                continue
+            if doc.sha256 in seen:
+                warnings.append(f"{doc.id}: skipped, same text as {seen[doc.sha256]}")
+                continue
+            seen[doc.sha256] = doc.id
+            docs.append(doc)
     if not docs:
         detail = f" ({len(warnings)} skipped: {warnings[0]})" if warnings else ""
-        raise RagError(f"no articles in '{folder}'{detail}; add UTF-8 .txt or .md files")
-    return docs, warnings
+        raise RagError(f"no articles in '{folder}'{detail}; add .txt, .md, .html, .pdf, .docx, .rss or .jsonl files")
+    docs.sort(key=lambda d: d.id)
+    return Corpus(docs, warnings, Counter(d.format for d in docs))
+
+
+def load_corpus(folder: Path) -> tuple[list[Document], list[str]]:
+    """Return the readable articles (sorted by id) and one warning per skipped file."""
+    corpus = read_corpus(folder)
+    return corpus.docs, corpus.warnings

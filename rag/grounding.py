@@ -142,6 +142,24 @@ def figures(text: str, lang: str = "fr") -> list[Figure]:
     return out
 
 
+def written_figures(text: str) -> list[str]:
+    """The figures of ``text`` as written, in digits (for regexes that must match it).
+
+    >>> written_figures("91 entreprises [1] et 228 milliards")
+    ['91', '228']
+    """
+    return _NUMBER.findall(citations.strip(text))
+
+
+def says_no_answer(text: str) -> bool:
+    """The text says the articles do not answer ("ne le précisent pas", "don't say").
+
+    >>> says_no_answer("Les articles ne le disent pas."), says_no_answer("91 entreprises.")
+    (True, False)
+    """
+    return bool(_MODEL_REFUSALS.search(text))
+
+
 def _holds(figure: Figure, text_figures: list[Figure]) -> Figure | None:
     return next((f for f in text_figures if f.values & figure.values), None)
 
@@ -182,7 +200,7 @@ def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evid
     text = citations.strip(answer)
     if not re.search(r"[^\W\d_]{2,}|\d", text):     # "Lundi" or "Hangzhou" alone are answers; "[1]." is not
         return Grounding(False, "empty", repr(answer))
-    if _MODEL_REFUSALS.search(text):
+    if says_no_answer(text):
         return Grounding(False, "model_refused", _MODEL_REFUSALS.search(text).group())
     if _MARKER_FIGURE.search(answer):
         return Grounding(False, "marker_figure", _MARKER_FIGURE.search(answer).group())

@@ -23,13 +23,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from . import answertype, citations, followup, gate, generation, grounding, language, multipart
+from . import answertype, citations, followup, gate, generation, grounding, language, multipart, timefilter
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .evidence import Evidence, select
 from .generation import Generator
 from .models import embed_model_path
 from .prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, TEXT, answer_messages, grade_messages
 from .retrieval import retrieve
+from .scope import Scope
 from .settings import Settings
 from .store import Store, build
 
@@ -98,6 +99,7 @@ class _Part:
     evidence: list[Evidence]
     best: float
     offset: int = 0                 # its evidence's numbers in the whole answer: n + offset
+    when: timefilter.TimeCondition | None = None   # the question's time condition, if any
 
 
 @dataclass
@@ -164,6 +166,15 @@ class Pipeline:
                 self._store = store
             return self._store
 
+    def refresh(self, progress: bool = False):
+        """Re-index the corpus folder (articles added, changed or removed) and answer from the
+        new index at once; → the BuildReport. Answers under way keep the index they started with."""
+        s = self.settings
+        report = build(s.corpus, s.index, self.embedder, progress=progress)
+        with self._store_lock:
+            self._store = None
+        return report
+
     def warm_up(self) -> None:
         """Load everything now (the web chat does this before it opens)."""
         _ = self.store
@@ -174,14 +185,17 @@ class Pipeline:
         self.generator.label_probabilities(answer_messages("warm up", [], {}, "en"), ANSWER_PREFIX, [f" {NONE_LABEL}"])
 
     # ---- asking --------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None) -> Answer:
-        for event in self.ask_stream(question, history, lang):
+    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None,
+            scope: Scope | None = None) -> Answer:
+        for event in self.ask_stream(question, history, lang, scope):
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask_stream ended without an answer")
 
     def ask_stream(self, question: str, history: list[dict] | None = None,
-                   lang: str | None = None) -> Iterator[Event]:
+                   lang: str | None = None, scope: Scope | None = None) -> Iterator[Event]:
+        """``scope``: only the articles (or dates) the user chose; the question's own time words
+        ("en avril", "latest") rank the articles by date."""
         t0 = time.perf_counter()
         s = self.settings
         question = " ".join(str(question or "").split())
@@ -214,7 +228,7 @@ class Pipeline:
             query = followup.standalone(self.generator, question, history)
         yield Status(text["searching"])
         split = multipart.split(query) if s.split_questions else multipart.Split([query])
-        parts = self._retrieve(split.parts, query)
+        parts = self._retrieve(split.parts, query, scope)
         evidence = [dataclasses.replace(e, n=e.n + p.offset) for p in parts for e in p.evidence]
         passages = list({p["passage_id"]: p for part in parts for p in part.passages}.values())
         timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
@@ -227,11 +241,13 @@ class Pipeline:
         yield self._combine(results, split, parts, evidence, passages, query, out_lang, done)
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _retrieve(self, questions: list[str], whole: str) -> list[_Part]:
-        """Search for each part; a part is searched with the whole question too, since a second
-        part often leans on the first ("…, and what did that city unveil?")."""
+    def _retrieve(self, questions: list[str], whole: str, scope: Scope | None) -> list[_Part]:
+        """Search for each part (among the articles ``scope`` allows); a part is searched with the
+        whole question too, since a second part often leans on the first ("…, and what did that
+        city unveil?"). The question's time words ("en avril", "latest") rank articles by date."""
         s = self.settings
         store = self.store
+        when = timefilter.parse(whole)
         texts = questions + ([whole] if len(questions) > 1 else [])
         vectors = self.embedder.encode(texts, "query")
         # A multi-part question shares the evidence budget between its parts.
@@ -240,11 +256,12 @@ class Pipeline:
         for i, q in enumerate(questions):
             rows = [i, len(texts) - 1] if len(questions) > 1 else [i]
             queries = [texts[r] for r in rows]
-            hits = retrieve(store, queries, vectors[rows], s.top_k, s.candidates, s.hybrid)
+            hits = retrieve(store, queries, vectors[rows], s.top_k, s.candidates, s.hybrid, scope=scope, when=when)
             passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
-                         "score": round(h.dense, 4), "text": store.passages[h.row].text} for h in hits]
+                         "score": round(h.dense, 4), "text": store.passages[h.row].text,
+                         **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
             evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens)
-            parts.append(_Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset))
+            parts.append(_Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset, when))
             offset += len(evidence)
         return parts
 
@@ -262,7 +279,11 @@ class Pipeline:
         # A figure the question is conditioned on ("in 2020") that no retrieved passage
         # mentions: the articles don't cover that case, and the model would answer with
         # the nearest figure. Refused before generating.
-        passage_figures = [f for p in part.passages for f in grounding.figures(p["text"])]
+        # "In 2024" is answered by an article dated 2024 even if its text never says the year:
+        # the dates of the articles the time condition picked count as mentions.
+        dates = [p["date"] for p in part.passages]
+        picked = [d for d in dates if part.when and timefilter.discriminates(part.when, dates) and part.when.matches(d)]
+        passage_figures = [f for t in [*(p["text"] for p in part.passages), *picked] for f in grounding.figures(t)]
         absent = [f.text for f in grounding.figures(part.question, lang)
                   if not any(f.values & g.values for g in passage_figures)]
         if absent:
@@ -337,16 +358,23 @@ class Pipeline:
         shown = re.sub(r"\s*([.!?…]*)$", lambda m: f" {marks}{m.group(1)}", answer, count=1)
         return _Result(shown, False, cited=numbers, check=check, prompt_tokens=prompt_tokens)
 
+    def _sourced(self, e: Evidence) -> dict:
+        """A citation with its article's title, date, source (and page, copies)."""
+        return {**e.to_dict(), **self.store.describe(e.doc, e.start)}
+
     def _combine(self, results: list[_Result], split: multipart.Split, parts: list[_Part],
                  evidence: list[Evidence], passages: list[dict], query: str, lang: str, done) -> Done:
         text = TEXT[lang]
-        by_n = {e.n: e for e in evidence}
+        by_n = {e.n: self._sourced(e) for e in evidence}
         common = {"passages": passages, "query": query, "prompt_tokens": sum(r.prompt_tokens for r in results),
                   "checks": [r.check for r in results]}
         if len(results) == 1:
             r = results[0]
-            return done(r.text, r.refused, r.reason, withdrawn=r.withdrawn,
-                        citations=[by_n[n].to_dict() for n in r.cited], **common)
+            cited = [by_n[n] for n in r.cited]
+            shown = r.text
+            if not r.refused and parts[0].when:     # "en avril", "latest": say which date the figure is from
+                shown = timefilter.with_dates(shown, [c["date"] for c in cited], lang)
+            return done(shown, r.refused, r.reason, withdrawn=r.withdrawn, citations=cited, **common)
         sentences, cited = [], []
         for part, r in zip(parts, results):
             if r.refused:
@@ -364,5 +392,5 @@ class Pipeline:
                     subject=split.subjects[i], figure=grounding.figures(results[i].text, lang)[0].text))
         refused = all(r.refused for r in results)
         reasons = "; ".join(r.reason for r in results if r.refused)
-        return done(" ".join(sentences), refused, reasons, citations=[by_n[n].to_dict() for n in cited],
+        return done(" ".join(sentences), refused, reasons, citations=[by_n[n] for n in cited],
                     withdrawn=" | ".join(r.withdrawn for r in results if r.withdrawn), **common)

@@ -3,6 +3,8 @@
 Layout (``.rag/`` by default)::
 
     CURRENT            name of the live version, replaced atomically
+    removed.json       articles the user removed (kept out of later builds)
+    feedback.jsonl     readers' 👍/👎 from the web chat (rag/feedback.py)
     v-<time>-<rand>/   manifest.json  docs.jsonl  passages.jsonl  sentences.jsonl
                        vectors.npy  sentence_vectors.npy  dense.faiss
 
@@ -27,12 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import CHUNKER_VERSION, Passage, split_passages
-from .corpus import Document, load_corpus
+from .corpus import Document, corpus_files, read_corpus
 from .embedding import Embedder
 from .errors import RagError
 from .index import FaissIndex
 
 FORMAT = 1
+REMOVED = "removed.json"      # ids of the articles the user removed
 
 
 @dataclass
@@ -42,6 +45,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    formats: dict[str, int] = field(default_factory=dict)     # articles per format
+    duplicates: dict[str, str] = field(default_factory=dict)  # copy → the article it copies
     passages: int = 0
     embedded: int = 0
     seconds: float = 0.0
@@ -66,6 +71,10 @@ class Store:
         where = {s: i for i, s in enumerate(self.sentences)}
         self.passage_sentences = [[where[(p.doc, s, e)] for s, e in p.sentences] for p in self.passages]
         self._lexical = None
+        self.duplicates: dict[str, str] = dict(self.manifest.get("duplicates", {}))
+        self.copies: dict[str, list[str]] = {}
+        for copy, original in sorted(self.duplicates.items()):
+            self.copies.setdefault(original, []).append(copy)
 
     @property
     def lexical(self):
@@ -91,7 +100,7 @@ class Store:
             docs = {}
             for line in (version / "docs.jsonl").read_text(encoding="utf-8").splitlines():
                 d = json.loads(line)
-                docs[d["id"]] = Document(d["id"], d["text"], d["sha256"])
+                docs[d["id"]] = Document.from_dict(d)
             passages = [Passage.from_dict(json.loads(line))
                         for line in (version / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
             sentences = [tuple(json.loads(line))
@@ -118,11 +127,41 @@ class Store:
 
     def stale(self, corpus_dir: Path) -> bool:
         """True when the article files on disk differ (by size or mtime) from what was indexed."""
-        return Path(corpus_dir).is_dir() and _file_stamps(corpus_dir) != self.manifest.get("files", {})
+        return (Path(corpus_dir).is_dir()
+                and _file_stamps(corpus_dir, self.path.parent) != self.manifest.get("files", {}))
 
     def doc_title(self, doc_id: str) -> str:
         doc = self.docs.get(doc_id)
         return doc.title if doc else doc_id
+
+    def describe(self, doc_id: str, offset: int | None = None) -> dict:
+        """What a source shows of its article: title, date, source, URL, the page of ``offset``
+        (PDFs) and the other sites that published the same text ("also published by")."""
+        doc = self.docs.get(doc_id)
+        if doc is None:
+            return {"title": doc_id, "date": "", "source": "", "url": "", "also": []}
+        out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url,
+               "also": [_label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]}
+        page = doc.page_of(offset) if offset is not None else None
+        if page:
+            out["page"] = page
+        return out
+
+    def articles(self) -> list[dict]:
+        """The corpus as the CLI and the web chat list it, originals only, by date (newest first)."""
+        counts: dict[str, int] = {}
+        for p in self.passages:
+            counts[p.doc] = counts.get(p.doc, 0) + 1
+        rows = [{"id": d.id, "title": d.title, "date": d.date, "source": d.source, "url": d.url, "lang": d.lang,
+                 "format": d.format, "passages": counts.get(d.id, 0),
+                 "also": [_label(self.docs[c]) for c in self.copies.get(d.id, []) if c in self.docs]}
+                for d in self.docs.values() if d.id not in self.duplicates]
+        return sorted(rows, key=lambda r: (r["date"] or "0000", r["id"]), reverse=True)
+
+
+def _label(doc: Document) -> str:
+    """How a copy is named in "also published by": its source, else its title."""
+    return doc.source or doc.url or doc.id
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -164,10 +203,14 @@ def _unique_sentences(passages: list[Passage]) -> list[tuple[str, int, int]]:
 
 def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool = False) -> BuildReport:
     """(Re)build the index of ``corpus_dir`` into ``index_dir``, re-embedding only what changed."""
+    from .duplicates import find_copies
+
     t0 = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    docs, warnings = load_corpus(corpus_dir)
-    report = BuildReport(warnings=warnings)
+    corpus = read_corpus(corpus_dir, exclude=removed_articles(index_dir), index_dir=index_dir)
+    docs = corpus.docs
+    report = BuildReport(warnings=corpus.warnings, formats=dict(sorted(corpus.formats.items())),
+                         duplicates=find_copies(docs))
     with _build_lock(index_dir):
         old = _previous(index_dir, embedder)
         plans = [_plan(doc, old, report) for doc in docs]
@@ -184,10 +227,11 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool 
             plan.vectors, plan.sentence_vectors = vectors[row:row + n], vectors[row + n:row + n + m]
             row += n + m
         report.passages = sum(len(plan.passages) for plan in plans)
-        if report.touched or old is None:
-            _write(index_dir, corpus_dir, embedder, plans)
+        if report.touched or old is None or old.manifest.get("duplicates", {}) != report.duplicates:
+            _write(index_dir, corpus_dir, embedder, plans, report.duplicates)
         else:
-            _write_manifest(old.path, {**old.manifest, "files": _file_stamps(corpus_dir)})
+            _write_manifest(old.path, {**old.manifest, "files": _file_stamps(corpus_dir, index_dir),
+                                       "docs": _doc_entries(plans)})
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -207,15 +251,35 @@ def _plan(doc: Document, old: Store | None, report: BuildReport) -> _DocPlan:
     return _DocPlan(doc, passages, _unique_sentences(passages))
 
 
-def _file_stamps(corpus_dir: Path) -> dict[str, list[int]]:
-    from .corpus import SUFFIXES
-
+def _file_stamps(corpus_dir: Path, index_dir: Path) -> dict[str, list[int]]:
     stamps = {}
-    for p in Path(corpus_dir).rglob("*"):
-        if p.suffix.lower() in SUFFIXES and p.is_file():
-            st = p.stat()
-            stamps[p.relative_to(corpus_dir).as_posix()] = [st.st_size, int(st.st_mtime)]
+    for p in corpus_files(corpus_dir, index_dir):
+        st = p.stat()
+        stamps[p.relative_to(corpus_dir).as_posix()] = [st.st_size, int(st.st_mtime)]
     return stamps
+
+
+def _doc_entries(plans: list[_DocPlan]) -> dict:
+    return {plan.doc.id: {"sha256": plan.doc.sha256, "passages": len(plan.passages), "title": plan.doc.title,
+                          "date": plan.doc.date, "source": plan.doc.source, "format": plan.doc.format}
+            for plan in plans}
+
+
+# ---- articles the user removed (kept out of later builds; the files stay on disk) ---------------
+def removed_articles(index_dir: Path) -> set[str]:
+    try:
+        return set(json.loads((Path(index_dir) / REMOVED).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return set()
+
+
+def remove_articles(index_dir: Path, ids: list[str]) -> None:
+    """Keep ``ids`` out of the index from the next build on (``rag index`` or the web chat's Remove)."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir / (REMOVED + ".tmp")
+    tmp.write_text(json.dumps(sorted(removed_articles(index_dir) | set(ids)), ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, index_dir / REMOVED)
 
 
 def _write_manifest(version: Path, manifest: dict) -> None:
@@ -224,7 +288,8 @@ def _write_manifest(version: Path, manifest: dict) -> None:
     os.replace(tmp, version / "manifest.json")
 
 
-def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_DocPlan]) -> None:
+def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_DocPlan],
+           duplicates: dict[str, str]) -> None:
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -235,8 +300,7 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
         dense = FaissIndex.build(vectors)
         with open(tmp / "docs.jsonl", "w", encoding="utf-8") as f:
             for plan in plans:
-                f.write(json.dumps({"id": plan.doc.id, "sha256": plan.doc.sha256, "text": plan.doc.text},
-                                   ensure_ascii=False) + "\n")
+                f.write(json.dumps(plan.doc.to_dict(), ensure_ascii=False) + "\n")
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
             for p in passages:
                 f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
@@ -252,8 +316,8 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
             "chunker": CHUNKER_VERSION, "faiss": dense.kind, "passages": len(passages),
             "sentences": int(len(sentence_vectors)), "corpus": str(Path(corpus_dir).resolve()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "docs": {plan.doc.id: {"sha256": plan.doc.sha256, "passages": len(plan.passages)} for plan in plans},
-            "files": _file_stamps(corpus_dir),
+            "docs": _doc_entries(plans), "duplicates": duplicates,
+            "files": _file_stamps(corpus_dir, index_dir),
         })
         for f in tmp.iterdir():
             with open(f, "rb") as fh:

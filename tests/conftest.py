@@ -60,13 +60,13 @@ def question_overlap(messages, prefix, labels):
 
 
 def sentence_with(text: str, grade: float = 2, none: float = 0.02):
-    """Label probabilities choosing the sentence that contains ``text`` (NONE at ``none``),
+    """Label probabilities choosing the sentence that contains ``text`` (else the first; NONE at ``none``),
     and a graded check sure of ``grade``."""
     def labels(messages, prefix, labels):
         if prefix == GRADE_PREFIX:
             return {f"{g}": (0.9 if g == grade else 0.05) for g in range(3)}
         sentences = re.findall(r"^\[([A-T])\] (.*)$", messages[-1]["content"], re.MULTILINE)
-        best = next(k for k, sentence in sentences if text in sentence)
+        best = next((k for k, sentence in sentences if text in sentence), sentences[0][0])
         rest = (1 - none - 0.9) / max(1, len(labels) - 2)
         return {label: 0.9 if label == f" {best}" else none if label == " NONE" else rest for label in labels}
     return labels
@@ -190,8 +190,8 @@ class FakeChatPipeline:
     def warm_up(self):
         pass
 
-    def ask_stream(self, question, history=None, lang=None):
-        self.calls.append({"question": question, "history": history, "lang": lang})
+    def ask_stream(self, question, history=None, lang=None, scope=None):
+        self.calls.append({"question": question, "history": history, "lang": lang, "scope": scope})
         try:
             yield from self.script(question, history, lang)
         finally:

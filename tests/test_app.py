@@ -107,7 +107,7 @@ def test_passages_titles_and_questions_are_escaped():
                             docs={"x<b>.txt": text})
     question = f"Quoi ? {XSS}"
     steps = run(pipe, question=question)
-    for chat, status, sources, _ in steps:
+    for chat, status, sources, *_ in steps:
         for fragment in [m["content"] for m in chat] + [status] + ([sources] if isinstance(sources, str) else []):
             assert "<script" not in fragment and "<img" not in fragment and "<b>" not in fragment
     sources = steps[-1][2]
@@ -150,7 +150,7 @@ def test_follow_ups_receive_the_previous_turns_as_text(chat_pipeline):
                        {"role": "assistant", "content": "L'association compte 91 entreprises [1]."}]
     run(chat_pipeline, question="Et Alibaba ?", chat=chat, history=history, lang="fr")
     call = chat_pipeline.calls[-1]
-    assert call == {"question": "Et Alibaba ?", "history": history, "lang": "fr"}
+    assert call == {"question": "Et Alibaba ?", "history": history, "lang": "fr", "scope": None}
 
 
 def test_pipeline_errors_are_one_line_in_the_chat():
@@ -201,8 +201,8 @@ def test_question_is_shown_at_once_with_a_waiting_status():
 
 
 def test_new_conversation_clears_everything():
-    chat, status, sources, history, box, pending = app.new_conversation("en")
-    assert chat == [] and history == [] and box == "" and pending == ""
+    chat, status, sources, history, box, pending, answers, markdown = app.new_conversation("en")
+    assert chat == [] and history == [] and box == "" and pending == "" and answers == {} and markdown == ""
     assert "will appear here" in sources and status == app.status_html()
 
 
@@ -244,15 +244,20 @@ def test_no_evidence_says_so():
     assert 'class="banner refused"' in steps[-1][2] and "src-card" not in steps[-1][2]
 
 
-@pytest.mark.parametrize("setting,answer,ui", [("auto", None, "fr"), ("fr", None, "fr"), ("en", None, "en"),
-                                               (None, None, "fr"), ("auto", "en", "en"), ("fr", "en", "fr")])
-def test_ui_language(setting, answer, ui):
-    assert app.ui_lang(setting, answer) == ui
+@pytest.mark.parametrize("setting,browser,ui", [("auto", "", "fr"), ("fr", "en-US", "fr"), ("en", "fr-FR", "en"),
+                                                (None, None, "fr"), ("auto", "en-GB", "en"), ("auto", "de-DE", "fr"),
+                                                ("auto", "fr-CA", "fr")])
+def test_ui_language_is_the_setting_else_the_browsers(setting, browser, ui):
+    assert app.ui_lang(setting, browser) == ui
 
 
-def test_with_auto_an_english_answer_gets_english_status_and_sources():
+def test_one_interface_language_whatever_the_answer_language():
+    # Issue 13: an English answer no longer switches the sources panel to English under a French page.
     pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, answer="91 companies [1].", lang="en"))
     last = run(pipe, question="How many companies?", lang="auto")[-1]
+    assert "Répondu en" in last[1] and "Sources citées" in last[2] and "Voir l'article entier" in text_of(last[2])
+    chat, *_ = app.add_question("How many companies?", [], "auto", "en-US")
+    last = list(app.answer_turn(pipe, "How many companies?", chat, [], "auto", "en-US"))[-1]
     assert "Answered in" in last[1] and "Cited sources" in last[2] and "Open the whole article" in last[2]
 
 

@@ -49,6 +49,7 @@ TIMER_JS = """() => {
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
 }"""
 FINISHED = "#status .rag-status.done, #status .rag-status.refused, #status .rag-status.error"
+SERVER: dict = {}     # the running server's folders (index, corpus)
 
 
 def _free_port() -> int:
@@ -86,7 +87,11 @@ def server(tmp_path_factory):
                         break
             except OSError:
                 time.sleep(1)
+        # The page answers as soon as Gradio listens, a moment before serve() prints "ready".
+        while f"ready on http://127.0.0.1:{port}" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert "loading models…" in log.read_text() and f"ready on http://127.0.0.1:{port}" in log.read_text()
+        SERVER.update(index=tmp / "index", corpus=corpus, tmp=tmp)
         yield url
     finally:
         proc.terminate()
@@ -155,4 +160,52 @@ def test_article_markup_is_shown_as_text(server, browser):
     assert "<script>window.__xss=1</script>" in sources or '<img src=x onerror="window.__xss=2">' in sources
     assert "<script>" in sources
     assert page.locator("#sources img, #sources script, #chat img").count() == 0
+    page.close()
+
+
+def test_upload_restrict_to_an_article_and_rate_the_answer(server, browser):
+    """Issue 13: add an article by upload, find it in the corpus panel, ask only about it, rate the
+    answer and comment; the page is in the browser's language (English) throughout."""
+    from fixtures_news import HTML
+
+    upload = SERVER["tmp"] / "ningbo.html"
+    upload.write_text(HTML, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page.goto(server)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_function("() => document.querySelector('#send').innerText.trim() === 'Send'")
+    page.click("#corpus button")                                    # open the corpus panel
+    page.set_input_files("#upload input[type=file]", [str(upload)])
+    page.wait_for_function("() => document.querySelector('#corpus-note').innerText.includes('1 file(s) added')",
+                           timeout=ANSWER_TIMEOUT)
+    assert (SERVER["corpus"] / "uploads" / "ningbo.html").exists()
+    page.fill("#corpus-search textarea", "ningbo")
+    page.wait_for_function("() => !document.querySelector('#corpus-table').innerText.includes('Alliance')")
+    assert "Le Courrier du Port" in page.inner_text("#corpus-table")
+
+    page.click("#restrict input")
+    page.keyboard.type("Ningbo")
+    page.click("li[data-testid=dropdown-option]")
+    page.keyboard.press("Escape")
+    page.fill("#question textarea", "How many containers did the port handle?")
+    page.click("#send")
+    page.wait_for_selector(FINISHED, timeout=ANSWER_TIMEOUT)
+    assert "Search restricted: 1 chosen article(s)" in page.inner_text("#status")
+    cards = page.locator("#sources .src-card")
+    assert cards.count() >= 1
+    for i in range(cards.count()):
+        text = cards.nth(i).inner_text()
+        assert "uploads/ningbo.html" in text and "2024-01-15 · Le Courrier du Port" in text
+    markdown = page.input_value("#markdown textarea")
+    assert "**Sources**" in markdown and "Ningbo bat son record de conteneurs — 2024-01-15" in markdown
+
+    page.locator('#chat button[aria-label="Dislike"]').last.click()
+    page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('rating saved')")
+    page.fill("#comment textarea", "35 million containers in 2023")
+    page.click("#send-comment")
+    page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('Comment saved')")
+    stored = [json.loads(line) for line in (SERVER["index"] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [e["liked"] for e in stored] == [False, False] and stored[-1]["comment"] == "35 million containers in 2023"
+    assert stored[-1]["question"] == "How many containers did the port handle?"
+    assert stored[-1]["scope"]["docs"] == ["uploads/ningbo.html"]
     page.close()

@@ -8,7 +8,7 @@ def test_reads_txt_and_md_recursively_and_skips_other_files(tmp_path):
     (tmp_path / "a.txt").write_text("Titre A.\nCorps.", encoding="utf-8")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.md").write_text("# Titre B\nCorps.", encoding="utf-8")
-    (tmp_path / "c.pdf").write_bytes(b"%PDF")
+    (tmp_path / "c.png").write_bytes(b"\x89PNG")
     docs, warnings = load_corpus(tmp_path)
     assert [d.id for d in docs] == ["a.txt", "sub/b.md"]
     assert docs[0].title == "Titre A." and warnings == []

@@ -144,7 +144,9 @@ def test_cli_streams_answer_then_numbered_sources(cli_index):
     answer, _, sources = out.stdout.partition("\n\n")
     assert "228" in answer and re.search(r"\[\d\]", answer)
     n = re.search(r"\[(\d)\]", answer).group(1)
-    assert re.search(rf"^\[{n}\] 001_eff1faf9964d099f\.txt  \(chars \d+–\d+\)$", sources, re.MULTILINE), sources
+    # "[n] title — date — source  (file, chars a–b)": the seed has a title but no date or source.
+    assert re.search(rf"^\[{n}\] Le 8e Sommet de la Chine numérique .+  \(001_eff1faf9964d099f\.txt, chars \d+–\d+\)$",
+                     sources, re.MULTILINE), sources
 
 
 def test_cli_batch_passes_ids_through_and_loads_models_once(cli_index):

@@ -51,7 +51,9 @@ def test_json_contract(make_pipeline):
     assert {"question", "lang", "answer", "refused", "citations", "passages", "timings", "prompt_tokens",
             "checks"} <= set(data)
     assert set(data["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
-    assert set(data["citations"][0]) == {"n", "doc", "passage_id", "start", "end", "text"}
+    assert set(data["citations"][0]) == {"n", "doc", "passage_id", "start", "end", "text",
+                                         "title", "date", "source", "url", "also"}      # the article's metadata
+    assert {"doc", "passage_id", "score", "text", "title", "date"} <= set(data["passages"][0])
     [check] = data["checks"]
     assert check["answer"] is True and {"p_none", "p_source", "grade", "type_match"} <= set(check["features"])
     assert data["lang"] == "fr" and data["prompt_tokens"] > 0
