@@ -11,6 +11,7 @@ generation, cold start and peak memory. Writes ``bench.json`` and ``bench.md``.
 from __future__ import annotations
 
 import json
+import math
 import resource
 import statistics
 import time
@@ -183,4 +184,82 @@ def markdown(r: dict) -> str:
               "", "| FAISS vectors | index | search ms (1 query) | recall@10 | build s |", "|---|---|---|---|---|"]
     for f in r["faiss"]:
         lines.append(f"| {f['n']:,} | {f['kind']} | {f['search_ms_median']} | {f['recall@10']} | {f['build_s']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---- concurrent users: the in-process backend's queue vs an LLM server's parallel slots ----------
+def _users(pipe, users: int, rounds: int) -> dict:
+    """``users`` threads each asking ``rounds`` questions at once through ``pipe``."""
+    import threading
+
+    rows, failed = [], []
+
+    def user(u: int) -> None:
+        for r in range(rounds):
+            question = QUESTIONS[(u * rounds + r) % len(QUESTIONS)]
+            t0 = time.perf_counter()
+            first, tokens = None, 0
+            try:
+                for event in pipe.ask_stream(question):
+                    if type(event).__name__ == "Token":
+                        tokens += 1
+                        first = first or time.perf_counter() - t0
+            except Exception as e:  # noqa: BLE001 - a failed request is a measured outcome
+                failed.append(f"{type(e).__name__}: {e}")
+                continue
+            rows.append({"first_token_s": first, "tokens": tokens})
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    firsts = sorted(r["first_token_s"] for r in rows if r["first_token_s"] is not None)
+    p95 = firsts[min(len(firsts) - 1, math.ceil(0.95 * len(firsts)) - 1)] if firsts else None
+    return {"users": users, "requests": users * rounds, "failed": len(failed), "errors": failed[:3],
+            "tokens": sum(r["tokens"] for r in rows), "wall_s": round(wall, 2),
+            "tokens_per_s": round(sum(r["tokens"] for r in rows) / wall, 2),
+            "first_token_p50_s": _median(firsts), "first_token_p95_s": round(p95, 3) if p95 else None}
+
+
+def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 1, max_tokens: int = 48) -> str:
+    """Aggregate throughput and first-token latency per number of concurrent users, for the
+    in-process backend and for ``rag llm-server`` with as many parallel slots as users."""
+    from .llm_server import Child
+    from .pipeline import Pipeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings.replace(max_tokens=max_tokens)
+    local = Pipeline(settings.replace(llm_backend="llama-cpp"))
+    local.warm_up()
+    local.ask(QUESTIONS[0])
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": settings.threads, "max_tokens": max_tokens,
+              "rounds": rounds, "in-process": [], "server": []}
+    for users in levels:
+        report["in-process"].append(_users(local, users, rounds))
+    for users in levels:
+        with Child(parallel=users) as server:
+            remote = Pipeline(settings.replace(llm_backend="openai", llm_url=server.url),
+                              embedder=local.embedder, store=local.store)
+            remote.ask(QUESTIONS[0])
+            report["server"].append(_users(remote, users, rounds))
+    (out / "concurrency.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    md = concurrency_markdown(report)
+    (out / "concurrency.md").write_text(md, encoding="utf-8")
+    return md
+
+
+def concurrency_markdown(r: dict) -> str:
+    lines = [f"Concurrency {r['date']} — {r['threads']} LLM threads, max_tokens {r['max_tokens']}, "
+             f"{r['rounds']} question(s) per user", "",
+             "| users | backend | generated tokens/s (all users) | × 1 user | first token p50 (s) | p95 (s) | failed |",
+             "|---|---|---|---|---|---|---|"]
+    for backend in ("in-process", "server"):
+        single = next((row["tokens_per_s"] for row in r[backend] if row["users"] == 1), 0)
+        for row in r[backend]:
+            ratio = round(row["tokens_per_s"] / single, 2) if single else "—"
+            lines.append(f"| {row['users']} | {backend} | {row['tokens_per_s']} | {ratio} | "
+                         f"{row['first_token_p50_s']} | {row['first_token_p95_s']} | {row['failed']} |")
     return "\n".join(lines) + "\n"

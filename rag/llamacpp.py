@@ -144,9 +144,10 @@ class LlamaCppGenerator(Generator):
             llm = self.llm
             llm.n_tokens = self._reused(tokens)
             llm.eval(tokens[llm.n_tokens:])
-            # Raw logits of the last position only (logits_all would cost ~1 GB); the
-            # renormalisation over the labels is the grammar's constraint, done here.
-            logits = np.asarray(llm.scores[llm.n_tokens - 1, ids], dtype=np.float64)
+            # Raw logits of the last position only, straight from llama.cpp (logits_all would
+            # cost ~1 GB); renormalising over the labels is the grammar's constraint, done here.
+            row = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            logits = row[ids].astype(np.float64)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         return dict(zip(labels, p.tolist()))

@@ -31,7 +31,8 @@ from .models import embed_model_path
 from .prompts import TEXT, answer_messages, rewrite_messages, translate_messages
 from .retrieval import retrieve
 from .settings import Settings
-from .store import Store, build
+from . import storage
+from .store import Store
 
 MAX_QUESTION_CHARS = 2000
 CORPUS_LANG = "fr"
@@ -132,16 +133,7 @@ class Pipeline:
         """The index, built on first use if missing and refreshed if the articles changed."""
         with self._store_lock:
             if self._store is None:
-                s = self.settings
-                if not (s.index / "CURRENT").exists() and s.corpus.is_dir():
-                    build(s.corpus, s.index, self.embedder)
-                store = Store.load(s.index)
-                if store.stale(s.corpus):
-                    report = build(s.corpus, s.index, self.embedder)
-                    if report.touched:
-                        store = Store.load(s.index)
-                store.check_model(self.embedder)
-                self._store = store
+                self._store = storage.open_index(self.settings, self.embedder)
             return self._store
 
     def warm_up(self) -> None:

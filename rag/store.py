@@ -125,6 +125,20 @@ class Store:
         return doc.title if doc else doc_id
 
 
+def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder) -> Store:
+    """The index, built first if missing and refreshed if the articles changed."""
+    index_dir = Path(index_dir)
+    if not (index_dir / "CURRENT").exists() and Path(corpus_dir).is_dir():
+        build(corpus_dir, index_dir, embedder)
+    store = Store.load(index_dir)
+    if store.stale(corpus_dir):
+        report = build(corpus_dir, index_dir, embedder)
+        if report.touched:
+            store = Store.load(index_dir)
+    store.check_model(embedder)
+    return store
+
+
 # ---- writing -----------------------------------------------------------------------------
 @contextmanager
 def _build_lock(index_dir: Path):

@@ -185,3 +185,24 @@ def scripted_answer(question="Combien d'entreprises ?", answer="L'association co
 def chat_pipeline():
     """A FakeChatPipeline answering every question with ``scripted_answer``."""
     return FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q))
+
+
+# ---- real servers started by the tests (integration; need the .[server] extra) -------------
+def require_extra(module: str) -> None:
+    """Skip without the ``.[server]`` extra, except in CI (scripts/test.sh installs it)."""
+    try:
+        __import__(module)
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{module} is not installed: pip install -e '.[server]'")
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    require_extra("xllamacpp")
+    from rag.llm_server import Child
+
+    server = Child(parallel=2).start()
+    yield server
+    server.stop()
