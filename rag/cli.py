@@ -228,12 +228,24 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
 @click.option("--concurrency", help="Only this: users at once, e.g. 1,2,4,8 (in-process vs `rag llm-server`).")
 @click.option("--max-tokens", default=48, show_default=True, type=int, help="Answer length for --concurrency.")
+@click.option("--retrieval", is_flag=True,
+              help="Only vector search at --sizes: FAISS, and pgvector too when RAG_STORE is postgresql://… "
+                   "(in a scratch table, dropped afterwards).")
 @click.pass_context
 @_friendly
-def bench(ctx, out, repeats, sizes, concurrency, max_tokens):
+def bench(ctx, out, repeats, sizes, concurrency, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
     from . import bench as measure
+    from . import storage
 
+    if retrieval:
+        s = _settings(ctx)
+        pg_url = s.store if storage.location(s)[0] == "rag.pgstore" else ""
+        rows = measure.retrieval_scaling([int(x) for x in sizes.split(",")], pg_url=pg_url)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "retrieval.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        click.echo(measure.retrieval_markdown(rows))
+        return
     if concurrency:
         levels = [int(x) for x in concurrency.split(",")]
         click.echo(measure.concurrency(_settings(ctx), levels, out, rounds=repeats, max_tokens=max_tokens))

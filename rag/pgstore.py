@@ -221,6 +221,11 @@ def _write(conn, doc: Document, passages: list[Passage], vectors: np.ndarray, sp
 
 
 # ---- reading ---------------------------------------------------------------------------------
+def _array(vector) -> np.ndarray:
+    """pgvector's ``Vector`` (text protocol) or array as float32."""
+    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
+
+
 class _Cache:
     """Rows by key, filled by ``load(keys)`` on a miss; the least recently used are dropped."""
 
@@ -274,8 +279,14 @@ class PgVectorIndex(VectorIndex):
         self.store.prefetch(ids[ids >= 0].tolist())
         return scores, ids
 
-    def add(self, ids, vectors):
-        raise NotImplementedError("passages are added with their text by rag.pgstore.build")
+    def add(self, vectors, ids=None):
+        """Replace the vectors of passages ``ids`` (passages are created with their text by ``build``)."""
+        if ids is None:
+            raise ValueError("passage vectors are stored under the passages' ids")
+        conn = self.store._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany("UPDATE passages SET embedding = %s WHERE id = %s",
+                            [(np.asarray(v, dtype=np.float32), int(i)) for v, i in zip(vectors, ids)])
 
     def delete(self, ids):
         self.store.query("DELETE FROM passages WHERE id = ANY(%s)", [list(map(int, ids))], fetch=False)
@@ -379,9 +390,9 @@ class PgStore:
                 "WHERE p.id = ANY(%s)", [ids]):
             spans[(article, s, e)] = sid
             self.sentences.put(sid, (article, s, e))
-            self.sentence_vectors.put(sid, np.asarray(vector, dtype=np.float32))
+            self.sentence_vectors.put(sid, _array(vector))
         for row, article, passage_id, start, end, text, flat, vector in rows:
             pairs = tuple(zip(flat[::2], flat[1::2]))
             self.passages.put(row, Passage(article, passage_id, start, end, text, pairs))
-            self.vectors.put(row, np.asarray(vector, dtype=np.float32))
+            self.vectors.put(row, _array(vector))
             self.passage_sentences.put(row, [spans[(article, s, e)] for s, e in pairs])

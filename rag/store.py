@@ -30,7 +30,8 @@ from .chunking import CHUNKER_VERSION, Passage, split_passages
 from .corpus import Document, load_corpus
 from .embedding import Embedder
 from .errors import RagError
-from .index import FaissIndex
+from . import index as vector_index
+from .index import VectorIndex
 
 FORMAT = 1
 
@@ -60,7 +61,7 @@ class Store:
     vectors: np.ndarray                       # one row per passage
     sentences: list[tuple[str, int, int]]     # (doc, start, end), unique
     sentence_vectors: np.ndarray
-    dense: FaissIndex
+    dense: VectorIndex
 
     def __post_init__(self):
         where = {s: i for i, s in enumerate(self.sentences)}
@@ -100,7 +101,7 @@ class Store:
             sentence_vectors = np.load(version / "sentence_vectors.npy")
             if len(vectors) != len(passages) or len(sentence_vectors) != len(sentences):
                 raise ValueError("row counts do not match")
-            dense = FaissIndex.load(version / "dense.faiss")
+            dense = vector_index.load(version / "dense.faiss")
             if len(dense) != len(passages):
                 raise ValueError("vector index does not match the passages")
             return cls(version, manifest, docs, passages, vectors, sentences, sentence_vectors, dense)
@@ -246,7 +247,7 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
         passages = [p for plan in plans for p in plan.passages]
         vectors = np.concatenate([plan.vectors for plan in plans]).astype(np.float32)
         sentence_vectors = np.concatenate([plan.sentence_vectors for plan in plans]).astype(np.float32)
-        dense = FaissIndex.build(vectors)
+        dense = vector_index.build(vectors)
         with open(tmp / "docs.jsonl", "w", encoding="utf-8") as f:
             for plan in plans:
                 f.write(json.dumps({"id": plan.doc.id, "sha256": plan.doc.sha256, "text": plan.doc.text},

@@ -206,3 +206,55 @@ def llm_server():
     server = Child(parallel=2).start()
     yield server
     server.stop()
+
+
+class PgServer:
+    """PostgreSQL 16 + pgvector from the ``pgserver`` wheel, in a temporary folder, on a
+    free loopback port. (initdb refuses root: pgserver runs it as its own system user.)"""
+
+    def __init__(self, folder: Path):
+        import pgserver
+        from pgserver._commands import pg_ctl
+
+        from rag.llm_server import free_port
+
+        self.folder = folder
+        self._pg_ctl = pg_ctl
+        first = pgserver.get_server(folder, cleanup_mode="stop")   # initdb, then a socket-only start
+        self.user = first.system_user
+        first.cleanup()
+        self.port = free_port()
+        pg_ctl(["-w", "-o", "-h 127.0.0.1", "-o", f"-p {self.port}", "-o", f"-k {folder}", "-l",
+                str(folder / "log"), "start"], pgdata=folder, user=self.user, timeout=30)
+        self._n = 0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self._n += 1
+        name = f"rag_{os.getpid()}_{self._n}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.folder, user=self.user)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    require_extra("pgserver")
+    folder = tmp_path_factory.mktemp("pg")
+    os.chmod(folder, 0o777)
+    server = PgServer(folder / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A new empty database on the session's PostgreSQL."""
+    return pg_server.new_database()

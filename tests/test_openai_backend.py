@@ -3,6 +3,9 @@ against no server at all."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -118,3 +121,17 @@ def test_server_killed_mid_answer_then_back(real_pipeline):
         assert not answer.refused and "91" in answer.answer
     finally:
         server.stop()
+
+
+@pytest.mark.integration
+def test_readme_bench_concurrency(tmp_path):
+    require_extra("xllamacpp")
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--concurrency", "1,2", "--repeats", "1",
+                             "--max-tokens", "8", "--out", str(tmp_path)], capture_output=True, text=True,
+                            timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    rows = [r.split("|") for r in result.stdout.splitlines() if r.startswith("| ") and r[2].isdigit()]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [("1", "in-process"), ("2", "in-process"),
+                                                            ("1", "server"), ("2", "server")]
+    assert all(r[7].strip() == "0" for r in rows)              # no failed request
+    assert all(float(r[3]) > 0 for r in rows)
