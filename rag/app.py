@@ -405,12 +405,14 @@ def build_app(pipeline) -> gr.Blocks:
         def generate(question, chat_, history_, lang_):
             yield from answer_turn(pipeline, question, chat_, history_, lang_)
 
+        # One in-process model answers one user at a time; a server answers several.
+        limit = getattr(getattr(pipeline, "generator", None), "concurrency", 1)
         answers = []
         for trigger, source in [(box.submit, box), (send.click, box)] + [(b.click, b) for b in examples]:
             answers.append(
                 trigger(add_question, [source, chat, lang], [chat, box, status, pending], queue=False)
                 .then(generate, [pending, chat, history, lang], [chat, status, sources, history],
-                      concurrency_limit=1, concurrency_id="answer", show_progress="full",
+                      concurrency_limit=limit, concurrency_id="answer", show_progress="full",
                       show_progress_on=[status]))
         # Cancel first, then tidy up: a last streamed update must not overwrite the "stopped" state.
         stop.click(None, cancels=answers, queue=False).then(stop_turn, [chat, lang], [chat, status], queue=False)

@@ -130,12 +130,16 @@ def retrieval_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed
     return out
 
 
-def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
-                      ef_search: tuple[int, ...] = (40, 100, 200)) -> list[dict]:
-    """pgvector HNSW on the same vectors, in a scratch table dropped afterwards."""
+def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, m: int = 0,
+                      ef_construction: int = 0, ef_search: tuple[int, ...] = ()) -> list[dict]:
+    """pgvector HNSW on the same vectors (default: the store's parameters), in a scratch table dropped afterwards."""
     from pgvector.psycopg import register_vector
 
-    from .pgstore import HNSW_EF_CONSTRUCTION, HNSW_M, connect
+    from . import pgstore
+    from .pgstore import connect
+
+    m, ef_construction = m or pgstore.HNSW_M, ef_construction or pgstore.HNSW_EF_CONSTRUCTION
+    ef_search = ef_search or (40, pgstore.HNSW_EF_SEARCH)
 
     conn = connect(url)
     out = []
@@ -151,14 +155,14 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
         conn.execute("SET maintenance_work_mem = '2GB'")
         t = time.perf_counter()
         conn.execute(f"CREATE INDEX ON rag_bench_vectors USING hnsw (embedding vector_ip_ops) "
-                     f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+                     f"WITH (m = {m}, ef_construction = {ef_construction})")
         build_s = round(time.perf_counter() - t, 2)
         for ef in ef_search:
             conn.execute(f"SET hnsw.ef_search = {ef}")
             row = _timed_recall(lambda v: [r[0] for r in conn.execute(
                 "SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10", [v]).fetchall()], q, truth)
             out.append({"n": len(x), "engine": "pgvector", "kind": "hnsw",
-                        "params": f"m={HNSW_M} ef_construction={HNSW_EF_CONSTRUCTION} ef_search={ef}",
+                        "params": f"m={m} ef_construction={ef_construction} ef_search={ef}",
                         "build_s": build_s, **row})
     finally:
         conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")

@@ -80,6 +80,7 @@ class Response:
 
 class Generator(ABC):
     model_id: str = ""
+    concurrency: int = 1    # answers it streams at once (the web chat queues users beyond that)
 
     @abstractmethod
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:

@@ -40,6 +40,7 @@ _BROKEN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.
 
 
 class OpenAIGenerator(Generator):
+    concurrency = 16        # the server queues what exceeds its parallel slots
     def __init__(self, url: str, model: str = "", api_key: str = "", timeout: float = 120.0, retries: int = 3,
                  temperature: float = 0.0):
         self.url = url.rstrip("/")

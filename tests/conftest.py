@@ -219,7 +219,6 @@ class PgServer:
         from rag.llm_server import free_port
 
         self.folder = folder
-        self._pg_ctl = pg_ctl
         first = pgserver.get_server(folder, cleanup_mode="stop")   # initdb, then a socket-only start
         self.user = first.system_user
         first.cleanup()
@@ -241,17 +240,30 @@ class PgServer:
         return self.url(name)
 
     def stop(self) -> None:
-        self._pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.folder, user=self.user)
+        """Fast shutdown of the postmaster, by its pid."""
+        import signal
+        import time
+
+        pid = int((self.folder / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
     require_extra("pgserver")
-    folder = tmp_path_factory.mktemp("pg")
+    import tempfile
+
+    # Not under pytest's temporary folder: other pytest sessions reset its mode to 0700,
+    # which locks out the server's own system user.
+    folder = Path(tempfile.mkdtemp(prefix="rag-pg-"))
     os.chmod(folder, 0o777)
     server = PgServer(folder / "data")
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
