@@ -43,7 +43,10 @@ from .storage import redacted
 from .store import BuildReport
 
 SCHEMA_LOCK = 7_415_201          # advisory lock key: one schema creation at a time
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 64, 100
+# Measured (rag bench --retrieval, clustered synthetic vectors): at 100k, m=16/ef_construction=64 reached
+# recall@10 0.84 at ef_search 1000; m=32/128 reaches 0.905-0.965 at ef_search 1000 (12-24 ms; three draws of
+# the vectors), 0.84-0.90 at 400; at 10k, 0.995-1.0. ef_search 1000 is pgvector's maximum.
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 128, 1000
 BATCH = 16                       # articles claimed and embedded together
 
 
