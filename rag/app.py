@@ -707,13 +707,15 @@ def build_app(pipeline) -> gr.Blocks:
         def upload_fn(files, lang_, browser_, picked_, progress=gr.Progress(track_tqdm=True)):
             return upload_articles(pipeline, files, lang_, browser_, picked_, progress)
 
+        # One in-process model answers one user at a time; a server answers several.
+        limit = getattr(getattr(pipeline, "generator", None), "concurrency", 1)
         answer_outputs = [chat, status, sources, history, answers, markdown]
         answer_inputs = [pending, chat, history, lang, browser, picked, date_from, date_to, answers]
         runs = []
         for trigger, source in [(box.submit, box), (send.click, box)] + [(b.click, b) for b in examples]:
             runs.append(
                 trigger(add_question, [source, chat, lang, browser], [chat, box, status, pending], queue=False)
-                .then(generate, answer_inputs, answer_outputs, concurrency_limit=1, concurrency_id="answer",
+                .then(generate, answer_inputs, answer_outputs, concurrency_limit=limit, concurrency_id="answer",
                       show_progress="full", show_progress_on=[status]))
         # Cancel first, then tidy up: a last streamed update must not overwrite the "stopped" state.
         stop.click(None, cancels=runs, queue=False).then(stop_turn, [chat, lang, browser], [chat, status], queue=False)

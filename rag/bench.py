@@ -11,6 +11,7 @@ generation, cold start and peak memory. Writes ``bench.json`` and ``bench.md``.
 from __future__ import annotations
 
 import json
+import math
 import resource
 import statistics
 import time
@@ -83,36 +84,97 @@ def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dic
     return {"median": {k: _median([r[k] for r in rows]) for k in keys}, "rows": rows}
 
 
-def faiss_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed: int = 0) -> list[dict]:
-    """Search latency (1 query at a time, 1 thread) and recall@10 vs exact, on clustered vectors."""
-    import faiss
+def _clustered(rng, n: int, dim: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` unit vectors around n/1000 centres (like topics), and queries near some of them."""
+    centers = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
+    x = centers[rng.integers(0, len(centers), n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return x, q
 
+
+def _timed_recall(search, q: np.ndarray, truth: np.ndarray) -> dict:
+    """Median latency of one query at a time, and recall@10 against ``truth``."""
+    times, recall = [], []
+    for i in range(len(q)):
+        t = time.perf_counter()
+        ids = search(q[i])
+        times.append(time.perf_counter() - t)
+        recall.append(len(set(ids) & set(truth[i])) / 10)
+    return {"search_ms_median": round(statistics.median(times) * 1000, 3), "recall@10": round(float(np.mean(recall)), 3)}
+
+
+def retrieval_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed: int = 0, pg_url: str = "",
+                  kinds: tuple[str, ...] = ("hnsw", "ivf")) -> list[dict]:
+    """Search latency (1 query at a time, 1 thread) and recall@10 vs exact, on clustered vectors:
+    FAISS exact, FAISS ``kinds``, and pgvector HNSW when ``pg_url`` is given."""
     from .index import FaissIndex
 
     rng = np.random.default_rng(seed)
     out = []
     for n in sizes:
-        centers = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
-        x = centers[rng.integers(0, len(centers), n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        q = x[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
-        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        x, q = _clustered(rng, n, dim, queries)
         exact = FaissIndex.build(x, kind="flat")
         _, truth = exact.search(q, 10)
-        for kind in ("flat", "hnsw") if n >= 10_000 else ("flat",):
+        for kind in ("flat", *kinds) if n >= 10_000 else ("flat",):
             t = time.perf_counter()
-            index = exact if kind == "flat" else FaissIndex.build(x, kind="hnsw")
+            index = exact if kind == "flat" else FaissIndex.build(x, kind=kind)
             build_s = time.perf_counter() - t
-            times, recall = [], []
-            for i in range(queries):
-                t = time.perf_counter()
-                _, ids = index.search(q[i:i + 1], 10)
-                times.append(time.perf_counter() - t)
-                recall.append(len(set(ids[0]) & set(truth[i])) / 10)
-            out.append({"n": n, "kind": kind, "build_s": round(build_s, 2),
-                        "search_ms_median": round(statistics.median(times) * 1000, 3),
-                        "recall@10": round(float(np.mean(recall)), 3)})
-        del x
+            row = _timed_recall(lambda v: index.search(v[None], 10)[1][0], q, truth)
+            out.append({"n": n, "engine": "faiss", "kind": kind, "params": index.params, "build_s": round(build_s, 2),
+                        **row})
+        if pg_url:
+            out += _pgvector_scaling(pg_url, x, q, truth)
+        del x, exact
+    return out
+
+
+def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, m: int = 0,
+                      ef_construction: int = 0, ef_search: tuple[int, ...] = ()) -> list[dict]:
+    """pgvector HNSW on the same vectors (default: the store's parameters), in a scratch table dropped afterwards."""
+    from pgvector.psycopg import register_vector
+
+    from . import pgstore
+    from .pgstore import connect
+
+    m, ef_construction = m or pgstore.HNSW_M, ef_construction or pgstore.HNSW_EF_CONSTRUCTION
+    ef_search = ef_search or (400, pgstore.HNSW_EF_SEARCH)
+
+    conn = connect(url)
+    out = []
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
+        conn.execute(f"CREATE TABLE rag_bench_vectors (id int PRIMARY KEY, embedding vector({x.shape[1]}))")
+        with conn.cursor().copy("COPY rag_bench_vectors (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "vector"])
+            for i, v in enumerate(x):
+                copy.write_row((i, v))
+        conn.execute("SET maintenance_work_mem = '2GB'")
+        t = time.perf_counter()
+        conn.execute(f"CREATE INDEX ON rag_bench_vectors USING hnsw (embedding vector_ip_ops) "
+                     f"WITH (m = {m}, ef_construction = {ef_construction})")
+        build_s = round(time.perf_counter() - t, 2)
+
+        def knn(v):
+            return [r[0] for r in conn.execute("SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10",
+                                               [v]).fetchall()]
+
+        for ef in ef_search:
+            conn.execute(f"SET hnsw.ef_search = {ef}")
+            row = _timed_recall(knn, q, truth)
+            out.append({"n": len(x), "engine": "pgvector", "kind": "hnsw",
+                        "params": f"m={m} ef_construction={ef_construction} ef_search={ef}",
+                        "build_s": build_s, **row})
+        conn.execute("DROP INDEX rag_bench_vectors_embedding_idx")    # a sequential scan: exact
+        row = _timed_recall(knn, q, truth)
+        out.append({"n": len(x), "engine": "pgvector", "kind": "flat", "params": "exact (sequential scan)",
+                    "build_s": 0.0, **row})
+    finally:
+        conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
+        conn.close()
     return out
 
 
@@ -158,7 +220,7 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
                             "measured_tokens_per_s": d["tokens_per_s"],
                             "share_of_bound": round(d["tokens_per_s"] / bound, 2) if d["tokens_per_s"] else None}
     report["embedding"] = embedding_throughput(pipe, [p.text for p in pipe.store.passages])
-    report["faiss"] = faiss_scaling(sizes or [10_000, 100_000, 1_000_000])
+    report["faiss"] = retrieval_scaling(sizes or [10_000, 100_000, 1_000_000])
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     (out / "bench.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     md = markdown(report)
@@ -180,7 +242,92 @@ def markdown(r: dict) -> str:
               f"Embedding: {r['embedding']['passages_per_s']} passages/s indexing; "
               f"{r['embedding']['query_ms_median']} ms per query.",
               f"Cold start (process → ready): {r['cold_start_s']} s; peak memory {r['peak_rss_mb']} MB.",
-              "", "| FAISS vectors | index | search ms (1 query) | recall@10 | build s |", "|---|---|---|---|---|"]
-    for f in r["faiss"]:
-        lines.append(f"| {f['n']:,} | {f['kind']} | {f['search_ms_median']} | {f['recall@10']} | {f['build_s']} |")
+              ""]
+    return "\n".join(lines) + retrieval_markdown(r["faiss"])
+
+
+def retrieval_markdown(rows: list[dict]) -> str:
+    lines = ["| vectors | engine | index | parameters | search ms (1 query) | recall@10 | build s |",
+             "|---|---|---|---|---|---|---|"]
+    for f in rows:
+        lines.append(f"| {f['n']:,} | {f['engine']} | {f['kind']} | {f['params']} | {f['search_ms_median']} | "
+                     f"{f['recall@10']} | {f['build_s']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---- concurrent users: the in-process backend's queue vs an LLM server's parallel slots ----------
+def _users(pipe, users: int, rounds: int) -> dict:
+    """``users`` threads each asking ``rounds`` questions at once through ``pipe``."""
+    import threading
+
+    rows, failed = [], []
+
+    def user(u: int) -> None:
+        for r in range(rounds):
+            question = QUESTIONS[(u * rounds + r) % len(QUESTIONS)]
+            t0 = time.perf_counter()
+            first, tokens = None, 0
+            try:
+                for event in pipe.ask_stream(question):
+                    if type(event).__name__ == "Token":
+                        tokens += 1
+                        first = first or time.perf_counter() - t0
+            except Exception as e:  # noqa: BLE001 - a failed request is a measured outcome
+                failed.append(f"{type(e).__name__}: {e}")
+                continue
+            rows.append({"first_token_s": first, "tokens": tokens})
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    firsts = sorted(r["first_token_s"] for r in rows if r["first_token_s"] is not None)
+    p95 = firsts[min(len(firsts) - 1, math.ceil(0.95 * len(firsts)) - 1)] if firsts else None
+    return {"users": users, "requests": users * rounds, "failed": len(failed), "errors": failed[:3],
+            "tokens": sum(r["tokens"] for r in rows), "wall_s": round(wall, 2),
+            "tokens_per_s": round(sum(r["tokens"] for r in rows) / wall, 2),
+            "first_token_p50_s": _median(firsts), "first_token_p95_s": round(p95, 3) if p95 else None}
+
+
+def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 1, max_tokens: int = 48) -> str:
+    """Aggregate throughput and first-token latency per number of concurrent users, for the
+    in-process backend and for ``rag llm-server`` with as many parallel slots as users."""
+    from .llm_server import Child
+    from .pipeline import Pipeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings.replace(max_tokens=max_tokens)
+    local = Pipeline(settings.replace(llm_backend="llama-cpp"))
+    local.warm_up()
+    local.ask(QUESTIONS[0])
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": settings.threads, "max_tokens": max_tokens,
+              "rounds": rounds, "in-process": [], "server": []}
+    for users in levels:
+        report["in-process"].append(_users(local, users, rounds))
+    for users in levels:
+        with Child(parallel=users) as server:
+            remote = Pipeline(settings.replace(llm_backend="openai", llm_url=server.url),
+                              embedder=local.embedder, store=local.store)
+            remote.ask(QUESTIONS[0])
+            report["server"].append(_users(remote, users, rounds))
+    (out / "concurrency.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    md = concurrency_markdown(report)
+    (out / "concurrency.md").write_text(md, encoding="utf-8")
+    return md
+
+
+def concurrency_markdown(r: dict) -> str:
+    lines = [f"Concurrency {r['date']} — {r['threads']} LLM threads, max_tokens {r['max_tokens']}, "
+             f"{r['rounds']} question(s) per user", "",
+             "| users | backend | generated tokens/s (all users) | × 1 user | first token p50 (s) | p95 (s) | failed |",
+             "|---|---|---|---|---|---|---|"]
+    for backend in ("in-process", "server"):
+        single = next((row["tokens_per_s"] for row in r[backend] if row["users"] == 1), 0)
+        for row in r[backend]:
+            ratio = round(row["tokens_per_s"] / single, 2) if single else "—"
+            lines.append(f"| {row['users']} | {backend} | {row['tokens_per_s']} | {ratio} | "
+                         f"{row['first_token_p50_s']} | {row['first_token_p95_s']} | {row['failed']} |")
     return "\n".join(lines) + "\n"

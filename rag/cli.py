@@ -82,17 +82,17 @@ def models(ctx):
 @_friendly
 def index_cmd(ctx, corpus, index):
     """(Re)build the index; unchanged articles are not re-embedded."""
+    from . import storage
     from .pipeline import Pipeline
-    from .store import build
 
     s = _settings(ctx).replace(corpus=corpus, index=index)
-    report = build(s.corpus, s.index, Pipeline(s).embedder, progress=sys.stderr.isatty())
+    report = storage.build(s, Pipeline(s).embedder, progress=sys.stderr.isatty())
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"indexed {len(report.added) + len(report.changed) + len(report.unchanged)} articles "
                f"({len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
                f"{len(report.unchanged)} unchanged), {report.passages} passages, "
-               f"{report.embedded} texts embedded in {report.seconds:.1f}s → {s.index}")
+               f"{report.embedded} texts embedded in {report.seconds:.1f}s → {storage.describe(s)}")
     click.echo("formats: " + ", ".join(f"{n} {fmt}" for fmt, n in report.formats.items())
                + (f"; {len(report.warnings)} skipped" if report.warnings else "")
                + (f"; {len(report.duplicates)} near-duplicate copies grouped" if report.duplicates else ""))
@@ -254,6 +254,21 @@ def serve(ctx, host, port, lang):
     run(_settings(ctx, lang=lang), host=host, port=port)
 
 
+@main.command("llm-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0: the network).")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--parallel", default=4, show_default=True, type=int, help="Requests answered at once (slots).")
+@click.pass_context
+@_friendly
+def llm_server(ctx, host, port, parallel):
+    """Serve the LLM over HTTP (OpenAI protocol) for RAG_LLM_BACKEND=openai; needs .[server]."""
+    from .llm_server import run
+    from .models import llm_path
+
+    s = _settings(ctx)
+    run(llm_path(s.llm_model, s.cache_dir), host, port, parallel, s.n_ctx, s.threads)
+
+
 @main.command("eval")
 @click.option("--qa", type=click.Path(path_type=Path, exists=True), default=Path("eval/qa.jsonl"), show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True)
@@ -302,13 +317,31 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/bench"), show_default=True)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
+@click.option("--concurrency", help="Only this: users at once, e.g. 1,2,4,8 (in-process vs `rag llm-server`).")
+@click.option("--max-tokens", default=48, show_default=True, type=int, help="Answer length for --concurrency.")
+@click.option("--retrieval", is_flag=True,
+              help="Only vector search at --sizes: FAISS, and pgvector too when RAG_STORE is postgresql://… "
+                   "(in a scratch table, dropped afterwards).")
 @click.pass_context
 @_friendly
-def bench(ctx, out, repeats, sizes):
+def bench(ctx, out, repeats, sizes, concurrency, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
-    from .bench import run
+    from . import bench as measure
+    from . import storage
 
-    click.echo(run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")]))
+    if retrieval:
+        s = _settings(ctx)
+        pg_url = s.store if storage.location(s)[0] == "rag.pgstore" else ""
+        rows = measure.retrieval_scaling([int(x) for x in sizes.split(",")], pg_url=pg_url)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "retrieval.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        click.echo(measure.retrieval_markdown(rows))
+        return
+    if concurrency:
+        levels = [int(x) for x in concurrency.split(",")]
+        click.echo(measure.concurrency(_settings(ctx), levels, out, rounds=repeats, max_tokens=max_tokens))
+        return
+    click.echo(measure.run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")]))
 
 
 if __name__ == "__main__":

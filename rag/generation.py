@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
 
+class Unsupported(RagError):
+    """The backend cannot do this (e.g. a server that returns no token probabilities):
+    callers that can do without it catch this and degrade."""
+
+
 @dataclass
 class Usage:
     """What one call cost.
@@ -75,6 +80,7 @@ class Response:
 
 class Generator(ABC):
     model_id: str = ""
+    concurrency: int = 1    # answers it streams at once (the web chat queues users beyond that)
 
     @abstractmethod
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
@@ -95,6 +101,7 @@ class Generator(ABC):
 # name → "module:Class"; a backend's module is imported only when it is chosen.
 BACKENDS = {
     "llama-cpp": "rag.llamacpp:LlamaCppGenerator",
+    "openai": "rag.openai_backend:OpenAIGenerator",
 }
 
 

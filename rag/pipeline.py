@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from . import answertype, citations, followup, gate, generation, grounding, language, multipart, timefilter
+from . import answertype, citations, followup, gate, generation, grounding, language, multipart, storage, timefilter
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .evidence import Evidence, select
 from .generation import Generator
@@ -32,7 +32,7 @@ from .prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, TEXT, answe
 from .retrieval import retrieve
 from .scope import Scope
 from .settings import Settings
-from .store import Store, build
+from .store import Store
 
 MAX_QUESTION_CHARS = 2000
 GRADES = ["0", "1", "2"]
@@ -154,23 +154,13 @@ class Pipeline:
         """The index, built on first use if missing and refreshed if the articles changed."""
         with self._store_lock:
             if self._store is None:
-                s = self.settings
-                if not (s.index / "CURRENT").exists() and s.corpus.is_dir():
-                    build(s.corpus, s.index, self.embedder)
-                store = Store.load(s.index)
-                if store.stale(s.corpus):
-                    report = build(s.corpus, s.index, self.embedder)
-                    if report.touched:
-                        store = Store.load(s.index)
-                store.check_model(self.embedder)
-                self._store = store
+                self._store = storage.open_index(self.settings, self.embedder)
             return self._store
 
     def refresh(self, progress: bool = False):
         """Re-index the corpus folder (articles added, changed or removed) and answer from the
         new index at once; → the BuildReport. Answers under way keep the index they started with."""
-        s = self.settings
-        report = build(s.corpus, s.index, self.embedder, progress=progress)
+        report = storage.build(self.settings, self.embedder, progress=progress)
         with self._store_lock:
             self._store = None
         return report
@@ -292,12 +282,15 @@ class Pipeline:
 
         titles = {e.doc: self.store.docs[e.doc].title for e in evidence if e.doc in self.store.docs}
         messages = answer_messages(part.question, evidence, titles, lang)
-        probs = self.generator.label_probabilities(messages, ANSWER_PREFIX, _label_list(evidence))
-        p_none = probs[f" {NONE_LABEL}"]
-        chosen = max(evidence, key=lambda e: probs[f" {e.label}"])
-        features = {"p_none": p_none, "p_source": probs[f" {chosen.label}"],
-                    "retrieval": part.best, "evidence": max(e.score for e in evidence),
-                    "english": float(lang == "en")}
+        features = {"retrieval": part.best, "evidence": max(e.score for e in evidence), "english": float(lang == "en")}
+        try:
+            probs = self.generator.label_probabilities(messages, ANSWER_PREFIX, _label_list(evidence))
+            chosen = max(evidence, key=lambda e: probs[f" {e.label}"])
+            features.update(p_none=probs[f" {NONE_LABEL}"], p_source=probs[f" {chosen.label}"])
+        except generation.Unsupported:
+            # A server that returns no token probabilities: answer from the best-scored sentence;
+            # the gate takes the missing features at their mean (it decides on the others).
+            chosen = max(evidence, key=lambda e: e.score)
 
         # Attribute first, then generate: the app writes the chosen sentence into the reply,
         # so the answer is written from it (measured: without the quote the 1.5B model named
@@ -342,9 +335,12 @@ class Pipeline:
         features["type_match"] = float(answertype.matches(answertype.expected(part.question), answer, lang))
         features["names_missing"] = float(len(verdict.names_missing))
         if verdict.ok:
-            grades = self.generator.label_probabilities(grade_messages(part.question, [e.text for e in cited]),
-                                                        GRADE_PREFIX, GRADES)
-            features["grade"] = sum(int(k) * v for k, v in grades.items())
+            try:
+                grades = self.generator.label_probabilities(grade_messages(part.question, [e.text for e in cited]),
+                                                            GRADE_PREFIX, GRADES)
+                features["grade"] = sum(int(k) * v for k, v in grades.items())
+            except generation.Unsupported:
+                pass
         decision = gate.decide(features, verdict, self.gate_model) if s.gate else \
             gate.Decision(verdict.ok, verdict.failed, verdict.detail, None, 0.0, features)
         check = {**asdict(decision), "source": chosen.label, "cited": [e.n + part.offset for e in cited]}

@@ -40,6 +40,7 @@ class Settings:
 
     corpus: Path = Path("seeds")
     index: Path = Path(".rag")
+    store: str = ""             # where the index lives: a folder (default: `index`) or postgresql://…
     cache_dir: Path = dataclasses.field(default_factory=_default_cache)
     # Models: empty means the packaged defaults (see models/README.md).
     embed_model: str = ""
@@ -54,6 +55,12 @@ class Settings:
     max_sentences: int = 10
     # Generation.
     llm_backend: str = "llama-cpp"  # see rag.generation.BACKENDS
+    # The "openai" backend: any OpenAI-compatible server (llama.cpp server, vLLM, …). The
+    # API key, if the server wants one, comes from RAG_LLM_API_KEY or OPENAI_API_KEY only.
+    llm_url: str = "http://127.0.0.1:8080/v1"
+    llm_model_name: str = ""    # empty: the first model the server lists
+    llm_timeout: float = 120.0  # seconds without a byte from the server before giving up
+    llm_retries: int = 3        # reconnection attempts (with backoff) when the server is unreachable
     max_tokens: int = 160
     n_ctx: int = 2048
     n_threads: int = 0          # 0: physical cores
@@ -90,6 +97,8 @@ class Settings:
             raise RagError(f"RAG_DEFAULT_LANG must be fr or en, not {self.default_lang!r}")
         if not 1 <= self.max_sentences <= 20:
             raise RagError(f"RAG_MAX_SENTENCES must be between 1 and 20 (one letter each), not {self.max_sentences}")
+        if not self.llm_url.startswith(("http://", "https://")):
+            raise RagError(f"RAG_LLM_URL must start with http:// or https://, not {self.llm_url!r}")
         if self.top_k < 1 or self.candidates < self.top_k:
             raise RagError("top_k must be >= 1 and candidates >= top_k")
 

@@ -32,7 +32,8 @@ from .chunking import CHUNKER_VERSION, Passage, split_passages
 from .corpus import Document, corpus_files, read_corpus
 from .embedding import Embedder
 from .errors import RagError
-from .index import FaissIndex
+from . import index as vector_index
+from .index import VectorIndex
 
 FORMAT = 1
 REMOVED = "removed.json"      # ids of the articles the user removed
@@ -65,7 +66,7 @@ class Store:
     vectors: np.ndarray                       # one row per passage
     sentences: list[tuple[str, int, int]]     # (doc, start, end), unique
     sentence_vectors: np.ndarray
-    dense: FaissIndex
+    dense: VectorIndex
 
     def __post_init__(self):
         where = {s: i for i, s in enumerate(self.sentences)}
@@ -109,7 +110,7 @@ class Store:
             sentence_vectors = np.load(version / "sentence_vectors.npy")
             if len(vectors) != len(passages) or len(sentence_vectors) != len(sentences):
                 raise ValueError("row counts do not match")
-            dense = FaissIndex.load(version / "dense.faiss")
+            dense = vector_index.load(version / "dense.faiss")
             if len(dense) != len(passages):
                 raise ValueError("vector index does not match the passages")
             return cls(version, manifest, docs, passages, vectors, sentences, sentence_vectors, dense)
@@ -162,6 +163,20 @@ class Store:
 def _label(doc: Document) -> str:
     """How a copy is named in "also published by": its source, else its title."""
     return doc.source or doc.url or doc.id
+
+
+def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder) -> Store:
+    """The index, built first if missing and refreshed if the articles changed."""
+    index_dir = Path(index_dir)
+    if not (index_dir / "CURRENT").exists() and Path(corpus_dir).is_dir():
+        build(corpus_dir, index_dir, embedder)
+    store = Store.load(index_dir)
+    if store.stale(corpus_dir):
+        report = build(corpus_dir, index_dir, embedder)
+        if report.touched:
+            store = Store.load(index_dir)
+    store.check_model(embedder)
+    return store
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -297,7 +312,7 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
         passages = [p for plan in plans for p in plan.passages]
         vectors = np.concatenate([plan.vectors for plan in plans]).astype(np.float32)
         sentence_vectors = np.concatenate([plan.sentence_vectors for plan in plans]).astype(np.float32)
-        dense = FaissIndex.build(vectors)
+        dense = vector_index.build(vectors)
         with open(tmp / "docs.jsonl", "w", encoding="utf-8") as f:
             for plan in plans:
                 f.write(json.dumps(plan.doc.to_dict(), ensure_ascii=False) + "\n")

@@ -9,4 +9,6 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 bash scripts/install.sh
+# The optional servers (llama.cpp's HTTP server, PostgreSQL + pgvector), so CI starts them for real.
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,server]"
 exec .venv/bin/python -m pytest "$@"

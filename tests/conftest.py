@@ -225,3 +225,88 @@ def scripted_answer(question="Combien d'entreprises ?", answer="L'association co
 def chat_pipeline():
     """A FakeChatPipeline answering every question with ``scripted_answer``."""
     return FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q))
+
+
+# ---- real servers started by the tests (integration; need the .[server] extra) -------------
+def require_extra(module: str) -> None:
+    """Skip without the ``.[server]`` extra, except in CI (scripts/test.sh installs it)."""
+    try:
+        __import__(module)
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{module} is not installed: pip install -e '.[server]'")
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    require_extra("xllamacpp")
+    from rag.llm_server import Child
+
+    server = Child(parallel=2).start()
+    yield server
+    server.stop()
+
+
+class PgServer:
+    """PostgreSQL 16 + pgvector from the ``pgserver`` wheel, in a temporary folder, on a
+    free loopback port. (initdb refuses root: pgserver runs it as its own system user.)"""
+
+    def __init__(self, folder: Path):
+        import pgserver
+        from pgserver._commands import pg_ctl
+
+        from rag.llm_server import free_port
+
+        self.folder = folder
+        first = pgserver.get_server(folder, cleanup_mode="stop")   # initdb, then a socket-only start
+        self.user = first.system_user
+        first.cleanup()
+        self.port = free_port()
+        pg_ctl(["-w", "-o", "-h 127.0.0.1", "-o", f"-p {self.port}", "-o", f"-k {folder}", "-l",
+                str(folder / "log"), "start"], pgdata=folder, user=self.user, timeout=30)
+        self._n = 0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self._n += 1
+        name = f"rag_{os.getpid()}_{self._n}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Fast shutdown of the postmaster, by its pid."""
+        import signal
+        import time
+
+        pid = int((self.folder / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    require_extra("pgserver")
+    import tempfile
+
+    # Not under pytest's temporary folder: other pytest sessions reset its mode to 0700,
+    # which locks out the server's own system user.
+    folder = Path(tempfile.mkdtemp(prefix="rag-pg-"))
+    os.chmod(folder, 0o777)
+    server = PgServer(folder / "data")
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A new empty database on the session's PostgreSQL."""
+    return pg_server.new_database()

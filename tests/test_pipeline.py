@@ -221,3 +221,13 @@ def test_a_comparison_is_decided_in_code_not_by_the_model(make_pipeline):
         return sentence_with("200 milliards" if "Zhejiang" in q else "228 milliards")(messages, prefix, labels)
     answer = make_pipeline(reply, labels).ask(question)
     assert answer.answer.endswith("Le plus élevé : celui des projets d'investissement signés à Fuzhou (228).")
+
+
+def test_a_backend_without_token_probabilities_still_answers_from_the_best_sentence(make_pipeline):
+    from rag.generation import Unsupported
+
+    def no_probabilities(messages, prefix, labels):
+        raise Unsupported("the LLM server returns no token probabilities")
+    answer = make_pipeline("91 entreprises ont rejoint l'association.", no_probabilities).ask(Q)
+    assert not answer.refused and "91" in answer.answer
+    assert "p_none" not in answer.checks[0]["features"] and "grade" not in answer.checks[0]["features"]

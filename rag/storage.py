@@ -1,0 +1,71 @@
+"""Where the index lives, chosen by ``RAG_STORE``: a folder (the default, ``RAG_INDEX``:
+FAISS + BM25 files, ``rag.store``) or a database URL whose scheme names the module
+(``postgresql://…``: ``rag.pgstore``). A second store is a new module registered here.
+
+Each store module has ``open_index(corpus, location, embedder)`` (built first if empty)
+and ``build(corpus, location, embedder, progress)`` (incremental).
+
+>>> from rag.settings import Settings
+>>> location(Settings.load(env={"RAG_STORE": "postgresql://rag@db/news"}))
+('rag.pgstore', 'postgresql://rag@db/news')
+>>> location(Settings.load(env={"RAG_INDEX": "idx"}))
+('rag.store', PosixPath('idx'))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
+    from .settings import Settings
+    from .store import BuildReport
+
+# URL scheme → module
+SCHEMES = {"postgresql": "rag.pgstore", "postgres": "rag.pgstore"}
+
+
+def location(settings: "Settings") -> tuple[str, object]:
+    """(store module, where) for ``settings``."""
+    from pathlib import Path
+
+    from .errors import RagError
+
+    if "://" in settings.store:
+        scheme = settings.store.split("://", 1)[0]
+        if scheme not in SCHEMES:
+            raise RagError(f"RAG_STORE={redacted(settings.store)!r}: {scheme}:// is not a store; use a folder or "
+                           f"{' or '.join(s + '://…' for s in SCHEMES)}")
+        return SCHEMES[scheme], settings.store
+    return "rag.store", Path(settings.store) if settings.store else settings.index
+
+
+def open_index(settings: "Settings", embedder: "Embedder"):
+    module, where = location(settings)
+    return importlib.import_module(module).open_index(settings.corpus, where, embedder)
+
+
+def build(settings: "Settings", embedder: "Embedder", progress: bool = False) -> "BuildReport":
+    module, where = location(settings)
+    return importlib.import_module(module).build(settings.corpus, where, embedder, progress=progress)
+
+
+def redacted(url: str) -> str:
+    """A URL without its password, for messages.
+
+    >>> redacted("postgresql://rag:secret@db:5432/news")
+    'postgresql://rag:***@db:5432/news'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
+
+
+def describe(settings: "Settings") -> str:
+    """Where the index is, for messages."""
+    _, where = location(settings)
+    return redacted(where) if isinstance(where, str) else str(where)

@@ -1,0 +1,148 @@
+"""The PostgreSQL + pgvector store against a real PostgreSQL (``pgserver``), started by
+the session fixture in ``conftest.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from rag import pgstore, storage
+from rag.errors import RagError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.store import build as build_folder
+
+from conftest import SEEDS, FakeEmbedder
+
+FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
+
+
+def _rows(url: str, sql: str):
+    conn = pgstore.connect(url)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _counts(url: str) -> tuple[int, int, int, int]:
+    return _rows(url, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages), "
+                      "(SELECT count(DISTINCT passage_id) FROM passages), (SELECT count(*) FROM sentences)")[0]
+
+
+def test_concurrent_builds_write_each_passage_once(pg_url, corpus, tmp_path):
+    folder = build_folder(corpus, tmp_path / "folder", FakeEmbedder())
+    reports = [None, None]
+
+    def index(i):
+        reports[i] = pgstore.build(corpus, pg_url, FakeEmbedder())
+
+    threads = [threading.Thread(target=index, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    articles, passages, distinct, _ = _counts(pg_url)
+    assert (articles, passages, distinct) == (5, folder.passages, folder.passages)
+    assert sorted(reports[0].added + reports[1].added) == sorted(folder.added)   # the work was shared
+
+    again = pgstore.build(corpus, pg_url, FakeEmbedder())
+    assert again.embedded == 0 and len(again.unchanged) == 5
+
+    (corpus / sorted(os.listdir(corpus))[0]).write_text("Un article modifié : 12 entreprises.\n", encoding="utf-8")
+    changed = pgstore.build(corpus, pg_url, FakeEmbedder())
+    assert len(changed.changed) == 1 and len(changed.unchanged) == 4 and changed.embedded == 2
+
+
+def test_search_reads_passages_sentences_and_articles(pg_url, corpus, fake_embedder):
+    pgstore.build(corpus, pg_url, fake_embedder)
+    store = pgstore.PgStore(pg_url)
+    vector = fake_embedder.encode(["association du métavers du Zhejiang entreprises"], "query")
+    _, ids = store.dense.search(vector, 3)
+    _, lexical = store.lexical.search("entreprises association Zhejiang", 3)
+    assert len(lexical) and ids[0][0] >= 0
+    for row in [*ids[0], *lexical]:
+        passage = store.passages[int(row)]
+        text = store.docs[passage.doc].text
+        assert text[passage.start:passage.end] == passage.text
+        for sentence in store.passage_sentences[int(row)]:
+            doc, s, e = store.sentences[sentence]
+            assert doc == passage.doc and passage.start <= s < e <= passage.end
+            assert store.sentence_vectors[sentence].shape == (fake_embedder.dim,)
+
+
+def test_another_embedding_model_is_refused(pg_url, corpus, fake_embedder):
+    pgstore.build(corpus, pg_url, fake_embedder)
+
+    class Other(FakeEmbedder):
+        model_id = "another-model"
+
+    with pytest.raises(RagError, match="built with embedding model 'fake-embedder' but 'another-model'"):
+        pgstore.build(corpus, pg_url, Other())
+    settings = Settings.load(env={}, corpus=corpus, store=pg_url)
+    with pytest.raises(RagError, match="RAG_EMBED_MODEL"):
+        storage.open_index(settings, Other())
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    from rag.llm_server import free_port
+
+    with pytest.raises(RagError, match="cannot connect to PostgreSQL at postgresql://u:\\*\\*\\*@127.0.0.1"):
+        pgstore.connect(f"postgresql://u:secret@127.0.0.1:{free_port()}/db")
+
+
+@pytest.mark.integration
+def test_two_rag_index_processes_then_a_cited_answer_from_postgresql(pg_url, real_pipeline):
+    env = {**os.environ, "RAG_STORE": pg_url, "HF_HUB_OFFLINE": "1"}
+    processes = [subprocess.Popen([sys.executable, "-m", "rag.cli", "index", "--corpus", str(SEEDS)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert all("indexed 5 articles" in out for out, _ in outputs)
+    folder = real_pipeline.store
+    articles, passages, distinct, sentences = _counts(pg_url)
+    assert (articles, passages, distinct, sentences) == (5, len(folder.passages), len(folder.passages),
+                                                        len(folder.sentences))
+
+    settings = real_pipeline.settings.replace(store=pg_url)
+    pipe = Pipeline(settings, embedder=real_pipeline.embedder, generator=real_pipeline.generator)
+    answer = pipe.ask(FR)
+    assert not answer.refused, answer.reason
+    assert "91" in answer.answer
+    assert answer.citations
+    for c in answer.citations:
+        assert (SEEDS / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
+        assert f"[{c['n']}]" in answer.answer
+
+
+# ---- the README's "Running beyond one machine" commands, as a user runs them ----------------------
+def _rag(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.integration
+def test_readme_cli_ask_with_postgresql_and_the_llm_server(pg_url, llm_server):
+    env = {"RAG_STORE": pg_url, "RAG_LLM_BACKEND": "openai", "RAG_LLM_URL": llm_server.url}
+    indexed = _rag(["index", "--corpus", str(SEEDS)], env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "postgresql://postgres@127.0.0.1" in indexed.stdout
+    asked = _rag(["--corpus", str(SEEDS), "ask", "--json", FR], env)
+    assert asked.returncode == 0, asked.stderr
+    import json
+
+    answer = json.loads(asked.stdout)
+    assert not answer["refused"] and "91" in answer["answer"] and answer["citations"]
+
+
+@pytest.mark.integration
+def test_readme_bench_retrieval_with_pgvector(pg_url, tmp_path):
+    result = _rag(["bench", "--retrieval", "--sizes", "10000", "--out", str(tmp_path)], {"RAG_STORE": pg_url})
+    assert result.returncode == 0, result.stderr
+    rows = {(r.split("|")[2].strip(), r.split("|")[3].strip()) for r in result.stdout.splitlines()[2:] if r}
+    assert {("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("pgvector", "hnsw")} <= rows
+    assert "rag_bench_vectors" not in str(_rows(pg_url, "SELECT tablename FROM pg_tables"))
