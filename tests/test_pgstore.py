@@ -14,6 +14,8 @@ from rag import pgstore, storage
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+
+from conftest import require_extra
 from rag.store import build as build_folder
 
 from conftest import SEEDS, FakeEmbedder
@@ -90,6 +92,8 @@ def test_another_embedding_model_is_refused(pg_url, corpus, fake_embedder):
 
 def test_unreachable_database_is_one_line(tmp_path):
     from rag.llm_server import free_port
+
+    require_extra("psycopg")
 
     with pytest.raises(RagError, match="cannot connect to PostgreSQL at postgresql://u:\\*\\*\\*@127.0.0.1"):
         pgstore.connect(f"postgresql://u:secret@127.0.0.1:{free_port()}/db")
