@@ -216,7 +216,11 @@ def _write(conn, doc: Document, passages: list[Passage], vectors: np.ndarray, sp
            sentence_vectors: np.ndarray) -> None:
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM articles WHERE id = %s", [doc.id])
-        cur.execute("INSERT INTO articles (id, sha256, text) VALUES (%s, %s, %s)", [doc.id, doc.sha256, doc.text])
+        from psycopg.types.json import Jsonb
+
+        meta = {k: v for k, v in doc.to_dict().items() if k not in ("id", "sha256", "text")}
+        cur.execute("INSERT INTO articles (id, sha256, text, meta) VALUES (%s, %s, %s, %s)",
+                    [doc.id, doc.sha256, doc.text, Jsonb(meta)])
         cur.executemany(
             "INSERT INTO passages (article, passage_id, start_char, end_char, text, sentences, embedding) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -370,14 +374,27 @@ class PgStore:
     def empty(self) -> bool:
         return not self.query("SELECT 1 FROM articles LIMIT 1")
 
+    def describe(self, doc_id: str, offset: int | None = None) -> dict:
+        """Title, date, source, URL and page of a source, as the folder store gives them (copies
+        of wire stories are not grouped in PostgreSQL: ``also`` stays empty)."""
+        doc = self.docs.get(doc_id)
+        if doc is None:
+            return {"title": doc_id, "date": "", "source": "", "url": "", "also": []}
+        out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url, "also": []}
+        page = doc.page_of(offset) if offset is not None else None
+        if page:
+            out["page"] = page
+        return out
+
     def doc_title(self, doc_id: str) -> str:
         doc = self.docs.get(doc_id)
         return doc.title if doc else doc_id
 
     # ---- the caches' loaders ---------------------------------------------------------------------
     def _load_docs(self, ids: list[str]) -> None:
-        for doc_id, text, sha in self.query("SELECT id, text, sha256 FROM articles WHERE id = ANY(%s)", [ids]):
-            self.docs.put(doc_id, Document(doc_id, text, sha))
+        for doc_id, text, sha, meta in self.query("SELECT id, text, sha256, meta FROM articles WHERE id = ANY(%s)",
+                                                  [ids]):
+            self.docs.put(doc_id, Document.from_dict({**(meta or {}), "id": doc_id, "text": text, "sha256": sha}))
 
     def _missing(self, keys: list) -> None:
         raise KeyError(keys[0])      # sentences are loaded with the passages holding them
