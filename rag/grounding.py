@@ -161,7 +161,9 @@ def says_no_answer(text: str) -> bool:
 
 
 def _holds(figure: Figure, text_figures: list[Figure]) -> Figure | None:
-    return next((f for f in text_figures if f.values & figure.values), None)
+    """The figure of the text with the same value, in the same unit if the text has one so."""
+    same = [f for f in text_figures if f.values & figure.values]
+    return next((f for f in same if f.unit == figure.unit), same[0] if same else None)
 
 
 def _names(answer: str) -> list[str]:
