@@ -173,17 +173,22 @@ def test_evidence_fits_the_token_budget(make_pipeline):
     assert sentences and sum(pipe.generator.count_tokens(s) + 4 for s in sentences[1:]) <= 120
 
 
+def _asked(messages) -> str:
+    """The question the model was asked in this prompt (a part of a two-part question)."""
+    return re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+
+
 TWO_PARTS = ("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang, et quel montant "
              "représentent les projets signés à Fuzhou ?")
 
 
 def test_a_two_part_question_is_answered_part_by_part_with_its_own_sources(make_pipeline):
     def reply(messages):
-        q = re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+        q = _asked(messages)
         return "91 entreprises ont rejoint l'association." if "entreprises" in q else "228 milliards de yuans."
 
     def labels(messages, prefix, labels):
-        q = re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+        q = _asked(messages)
         return sentence_with("91 entreprises" if "entreprises" in q else "228 milliards")(messages, prefix, labels)
     pipe = make_pipeline(reply, labels)
     answer = pipe.ask(TWO_PARTS)
@@ -195,7 +200,7 @@ def test_a_two_part_question_is_answered_part_by_part_with_its_own_sources(make_
 
 def test_a_part_the_articles_do_not_answer_says_so_and_the_other_part_stands(make_pipeline):
     def labels(messages, prefix, labels):
-        q = re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+        q = _asked(messages)
         grade = 2 if "entreprises" in q or prefix == "Source:" else 0
         if prefix == "Grade: ":
             grade = 2 if "91" in messages[-1]["content"] else 0
@@ -213,11 +218,11 @@ def test_a_comparison_is_decided_in_code_not_by_the_model(make_pipeline):
                 "ou celui des projets d'investissement signés à Fuzhou ?")
 
     def reply(messages):
-        q = re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+        q = _asked(messages)
         return "200 milliards de yuans." if "Zhejiang" in q else "228 milliards de yuans."
 
     def labels(messages, prefix, labels):
-        q = re.search(r"^Question: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+        q = _asked(messages)
         return sentence_with("200 milliards" if "Zhejiang" in q else "228 milliards")(messages, prefix, labels)
     answer = make_pipeline(reply, labels).ask(question)
     assert answer.answer.endswith("Le plus élevé : celui des projets d'investissement signés à Fuzhou (228).")
