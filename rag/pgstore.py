@@ -344,6 +344,8 @@ class PgStore:
         self.sentence_vectors = _Cache(self._missing)
         self.dense = PgVectorIndex(self)
         self.lexical = PgFullText(self)
+        # Wire copies are grouped by the folder store's build only: none are known here.
+        self.duplicates: dict[str, str] = {}
 
     def _conn(self):
         """One connection per thread (the web chat answers users in threads)."""
