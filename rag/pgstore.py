@@ -314,7 +314,10 @@ class PgFullText:
     def __init__(self, store: "PgStore"):
         self.store = store
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is not None:
+            raise RagError("restricting a question to chosen articles or dates needs the folder store: "
+                           "unset RAG_STORE=postgresql://… for that")
         rows = self.store.query(
             "WITH q AS (SELECT (SELECT string_agg(quote_literal(l), ' | ') FROM unnest(tsvector_to_array("
             "to_tsvector('french', %s) || to_tsvector('english', %s))) l)::tsquery AS q) "
