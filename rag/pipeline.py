@@ -380,12 +380,11 @@ class Pipeline:
                 sentences.append(r.text)
                 cited += [n for n in r.cited if n not in cited]
         if split.compare and not any(r.refused for r in results):
-            values = [max(max(f.values) for f in grounding.figures(r.text, lang)) if grounding.figures(r.text, lang)
-                      else None for r in results]
-            if None not in values:
-                i = multipart.compare(values, split.compare)
+            found = [grounding.figures(r.text, lang) for r in results]
+            if all(found):
+                i = multipart.compare([max(max(f.values) for f in figs) for figs in found], split.compare)
                 sentences.append(text["larger" if split.compare == "max" else "smaller"].format(
-                    subject=split.subjects[i], figure=grounding.figures(results[i].text, lang)[0].text))
+                    subject=split.subjects[i], figure=found[i][0].text))
         refused = all(r.refused for r in results)
         reasons = "; ".join(r.reason for r in results if r.refused)
         return done(" ".join(sentences), refused, reasons, citations=[by_n[n] for n in cited],
