@@ -18,7 +18,7 @@ SYSTEM = """You work on news articles, using ONLY the lettered sentences the use
 To answer a question, write three lines:
 Source: the letter of the sentence that states the answer, or NONE when no sentence states exactly what is asked: the asked attribute, of the asked person, organisation or place, for the asked date, edition or period.
 Quote: that sentence, word for word.
-Answer: one short sentence in the requested language, taken from the quote, copying its figures, units and names exactly.
+Answer: one short sentence in the requested language that gives exactly what is asked (the name, the figure with its unit, the date, the reason), taken from the quote, copying its figures, units and names exactly; never just repeat the question.
 
 Example
 Sentences:
@@ -30,6 +30,17 @@ Answer language: English
 Source: B
 Quote: L'usine emploie 350 personnes et produit 2 000 vélos par mois.
 Answer: The Orbis plant in Lyon employs 350 people.
+
+Example
+Sentences:
+Article: Orbis ouvre une usine à Lyon
+[A] L'usine, financée par la banque publique Bpifrance, a ouvert en 2021.
+[B] Elle emploie 350 personnes.
+Question: Quelle institution a financé l'usine ?
+Answer language: French
+Source: A
+Quote: L'usine, financée par la banque publique Bpifrance, a ouvert en 2021.
+Answer: La banque publique Bpifrance a financé l'usine.
 
 Example
 Sentences:
@@ -179,6 +190,21 @@ def grade_messages(question: str, sentences: list[str]) -> list[dict]:
                                     "what the question asks (the asked attribute of the asked subject, for the asked "
                                     "time); 1 if it is about the subject but does not give what is asked; 0 if it is "
                                     f"unrelated.\nQuestion: {question}\nSentence: {text}"},
+    ]
+
+
+def translate_messages(question: str, french: str) -> list[dict]:
+    """The chat that phrases a short French answer in English (``RAG_ENGLISH_VIA_FRENCH``).
+
+    >>> print(translate_messages("How many?", "91 entreprises.")[1]["content"])
+    Question: How many?
+    French answer: 91 entreprises.
+    English answer:
+    """
+    return [
+        {"role": "system", "content": "You translate a short French answer into English, as one short sentence that "
+                                      "answers the question. Keep every figure, unit and name exactly as written."},
+        {"role": "user", "content": f"Question: {question}\nFrench answer: {french}\nEnglish answer:"},
     ]
 
 
