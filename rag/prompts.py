@@ -92,6 +92,7 @@ TEXT = {
             "marker_figure": "la réponse remplaçait un chiffre par un renvoi",
             "name": "un nom de la réponse ne figure dans aucun passage",
             "empty": "la réponse trouvée ne disait rien",
+            "restated": "la réponse trouvée ne faisait que reprendre la question",
             "model_refused": "le modèle n'a trouvé la réponse dans aucun passage",
         },
         "empty": "Posez une question sur les articles, par exemple : « Combien d'entreprises ont rejoint "
@@ -125,6 +126,7 @@ TEXT = {
             "marker_figure": "the answer put a citation where a figure should be",
             "name": "a name in the answer is in no passage",
             "empty": "the answer found said nothing",
+            "restated": "the answer found only repeated the question",
             "model_refused": "the model found the answer in no passage",
         },
         "empty": "Ask a question about the articles, for example: \"How much were the investment projects "
