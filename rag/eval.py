@@ -57,8 +57,8 @@ def _key(item: dict, fingerprint: str) -> str:
 def _fingerprint(settings: Settings, pipe) -> str:
     fields = {k: str(v) for k, v in dataclasses.asdict(settings).items() if k not in ("cache_dir", "index", "corpus")}
     # A refitted gate decides differently: its weights are part of what an answer depends on.
-    # The prompts' wording changes every answer: their source is part of the key.
-    prompt = hashlib.sha256(Path(prompts.__file__).read_bytes()).hexdigest()[:12]
+    # The prompts' wording changes every answer: it is part of the key.
+    prompt = hashlib.sha256(prompts.wording().encode()).hexdigest()[:12]
     parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], prompt]
     parts.append(pipe.gate_model.source_weight)     # which sentence is answered from
     if settings.gate:

@@ -218,3 +218,13 @@ def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
                                       "Reply with the rewritten question only, in the same language as the follow-up."},
         {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up: {question}\n\nStandalone question:"},
     ]
+
+
+def wording() -> str:
+    """Everything the model reads, rendered for a fixed example: a change of wording changes this
+    (``rag eval`` keys its cached answers with it), a change of the app's own sentences does not."""
+    evidence = [Evidence(1, "d", "d#0", 0, 1, "x", 1.0)]
+    chats = [answer_messages("q", evidence, {"d": "t"}, "en", strict_language=True), grade_messages("q", ["x"]),
+             translate_messages("q", "r"), rewrite_messages("q", [{"role": "user", "content": "h"}])]
+    return "\n".join([ANSWER_PREFIX, QUOTE, GRADE_PREFIX, NONE_LABEL, *(m["content"] for chat in chats for m in chat)])
+
