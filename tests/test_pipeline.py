@@ -123,7 +123,7 @@ def test_question_about_a_year_no_passage_mentions_is_refused_before_generation(
 def test_wrong_language_is_regenerated_once_with_a_stricter_instruction(make_pipeline):
     replies = iter(["Au total, 91 entreprises ont rejoint l'association.",
                     "In total, 91 companies joined the association."])
-    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"))
+    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french=False)
     events = _events(pipe, "How many companies joined the Zhejiang metaverse association?")
     assert any(isinstance(e, Restart) for e in events)
     answer = events[-1].answer
@@ -132,7 +132,7 @@ def test_wrong_language_is_regenerated_once_with_a_stricter_instruction(make_pip
 
 
 def test_answer_language_setting_overrides_detection(make_pipeline):
-    pipe = make_pipeline("In total, 91 companies joined.", sentence_with("91 entreprises"))
+    pipe = make_pipeline("In total, 91 companies joined.", sentence_with("91 entreprises"), english_via_french=False)
     answer = pipe.ask(Q, lang="en")
     assert answer.lang == "en" and "Answer language: English" in pipe.generator.prompts[0][-1]["content"]
 
