@@ -152,7 +152,6 @@ def test_article_markup_is_shown_as_text(server, browser):
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     sources = page.inner_text("#sources")
-    assert "<script>window.__xss=1</script>" in sources or '<img src=x onerror="window.__xss=2">' in sources
-    assert "<script>" in sources
+    assert "<script>window.__xss=1</script>" in sources             # shown as text, not run
     assert page.locator("#sources img, #sources script, #chat img").count() == 0
     page.close()

@@ -32,6 +32,7 @@ def test_json_contract(make_pipeline):
 
 def test_citation_spans_are_exact_source_text(make_pipeline, corpus):
     answer = make_pipeline("91 entreprises [1] et 200 membres [2].").ask(Q)
+    assert answer.citations
     for c in answer.citations:
         assert (corpus / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
 
@@ -47,8 +48,11 @@ def test_invented_figure_is_withdrawn(make_pipeline):
 
 
 def test_uncited_answer_without_support_is_refused(make_pipeline):
-    answer = make_pipeline("Beaucoup d'entreprises.").ask(Q)
+    # Not a quantity question and no figure: only the attribution rule can refuse it.
+    answer = make_pipeline("Le ciel de Lisbonne était bleu et calme ce matin-là.").ask(
+        "Quelle association a été créée au Zhejiang ?")
     assert answer.refused and answer.citations == []
+    assert answer.reason == "the answer cites no evidence and matches none"
 
 
 def test_uncited_figure_found_in_evidence_gets_its_citation(make_pipeline):
@@ -114,13 +118,11 @@ def test_follow_up_is_rewritten_with_the_conversation(make_pipeline):
     assert events[-1].answer.query == retrieved.query
 
 
-def test_prompt_holds_only_numbered_evidence_and_fits_the_budget(make_pipeline):
+def test_prompt_holds_only_numbered_evidence(make_pipeline):
     pipe = make_pipeline("91 entreprises [1].")
     pipe.ask(Q)
     user = pipe.generator.prompts[0][-1]["content"]
     assert user.startswith("Evidence:\n[1] ") and f"Question: {Q}" in user
-    evidence = user.split("\n\nQuestion:")[0]
-    assert len(evidence) // 4 <= pipe.settings.evidence_tokens + 40
 
 
 def test_figure_cited_to_the_wrong_snippet_is_pointed_at_the_one_holding_it(make_pipeline):
