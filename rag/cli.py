@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .errors import RagError
-from .settings import Settings
+from .settings import RANGES, Settings
 
 EXAMPLES = """\b
 Examples:
@@ -68,7 +68,7 @@ EMBED_MODEL = _setting_option("--embed-model", name="embed_model",
                               help="Sentence-transformers folder (default: packaged multilingual-e5-small).")
 LLM_MODEL = _setting_option("--llm-model", name="llm_model",
                             help="GGUF file (default: packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M).")
-THREADS = _setting_option("--threads", name="n_threads", type=int,
+THREADS = _setting_option("--threads", name="n_threads", type=click.IntRange(*RANGES["n_threads"]),
                           help="CPU threads for the LLM (default: physical cores).")
 EVERYTHING = (CORPUS, INDEX, EMBED_MODEL, LLM_MODEL, THREADS)
 
@@ -82,7 +82,8 @@ def _options(*options):
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
-    return Settings.load(**{**ctx.meta.get("rag.settings", {}), **{k: v for k, v in overrides.items() if v is not None}})
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings.load(**{**ctx.meta.get("rag.settings", {}), **given})
 
 
 @click.group(epilog=EXAMPLES)

@@ -282,6 +282,14 @@ def test_ui_language(setting, answer, ui):
 
 
 # ---- serve -----------------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def launches(monkeypatch, fake_models):
     """serve() with the fake models and no blocking server: records each launch's options."""
@@ -299,13 +307,14 @@ def launches(monkeypatch, fake_models):
 def test_serve_loads_the_models_before_listening(launches, tmp_path, corpus, capsys):
     from rag.settings import Settings
 
-    app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), host="127.0.0.1", port=7999)
+    port = free_port()
+    app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), host="127.0.0.1", port=port)
     assert len(launches) == 1 and launches[0]["index ready"]
     kwargs = launches[0]
-    assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
+    assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == port
     assert kwargs["share"] is False and kwargs["inbrowser"] is False and kwargs["show_error"] is False
     assert kwargs["enable_monitoring"] is False and kwargs["mcp_server"] is False
-    assert capsys.readouterr().out == "loading models…\nready on http://127.0.0.1:7999\n"
+    assert capsys.readouterr().out == f"loading models…\nready on http://127.0.0.1:{port}\n"
 
 
 def test_serve_says_when_the_port_is_taken(launches, monkeypatch, tmp_path, corpus):
@@ -313,11 +322,11 @@ def test_serve_says_when_the_port_is_taken(launches, monkeypatch, tmp_path, corp
     from rag.settings import Settings
 
     def busy(self, **kwargs):
-        raise OSError("Cannot find empty port in range: 7999-7999.")
+        raise OSError("Cannot find empty port in range: 7860-7860.")
 
     monkeypatch.setattr(gr.Blocks, "launch", busy)
     with pytest.raises(RagError, match="--port"):
-        app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), port=7999)
+        app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), port=free_port())
 
 
 def test_serve_checks_the_port_before_loading_the_models(launches, fake_models):

@@ -14,6 +14,7 @@ import re
 import gradio as gr
 import pytest
 
+from rag import app
 from rag.store import Store
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
@@ -93,6 +94,7 @@ def test_index_with_no_options_indexes_seeds_into_dot_rag(rag, user):
 def no_server(monkeypatch):
     """``rag serve`` without a real server: records each launch's options and returns at once."""
     launched: list[dict] = []
+    monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
     monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
     return launched
@@ -118,8 +120,9 @@ def test_serve_opens_the_chat_on_this_machine_only(rag, user, no_server):
 
 
 def test_options_before_and_after_the_command_mean_the_same(rag, user, fake_models, no_server):
-    rag("rag --corpus ~/my-articles serve --index ~/my-articles/.rag")
-    rag("rag serve --corpus ~/my-articles --index ~/my-articles/.rag")
+    before = rag("rag --corpus ~/my-articles serve --index ~/my-articles/.rag")
+    after = rag("rag serve --corpus ~/my-articles --index ~/my-articles/.rag")
+    assert before.exit_code == after.exit_code == 0, before.stderr + after.stderr
     assert [(p.settings.corpus, p.settings.index) for p in fake_models] == \
         [(user / "my-articles", user / "my-articles" / ".rag")] * 2
 

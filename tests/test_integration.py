@@ -215,7 +215,7 @@ def test_another_embedder_needs_a_reindex(rag_real, tmp_path):
     assert out.returncode == 0 and "indexed 5 articles (5 new" in out.stdout, out.stderr
     refused = rag_real(f"rag ask {shlex.quote(FR)}", env=env)
     assert refused.returncode == 1
-    assert refused.stderr.strip().startswith(f"error: the index was built with embedding model '{folder}'")
+    assert refused.stderr.splitlines()[-1].startswith(f"error: the index was built with embedding model '{folder}'")
 
 
 @pytest.mark.parametrize("line, env, message", [
