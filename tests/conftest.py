@@ -217,20 +217,46 @@ def fake_models(monkeypatch):
     return made
 
 
+@pytest.fixture(scope="session")
+def news_folder(tmp_path_factory):
+    """A folder of news in every format (tests/fixtures_news.py), written once; copy it to change it."""
+    from fixtures_news import write_news_folder
+
+    return write_news_folder(tmp_path_factory.mktemp("news-template") / "news")
+
+
 @pytest.fixture
-def user(tmp_path, monkeypatch):
-    """A user's machine: a checkout (the working directory, with seeds/ and eval/qa.jsonl),
-    a home folder with ~/my-articles, and no RAG_* variables set."""
+def user(tmp_path, monkeypatch, news_folder):
+    """A user's machine: a checkout (the working directory, with seeds/, eval/qa.jsonl and
+    eval/calibration.jsonl), a home folder with ~/my-articles (the seeds) and ~/news (every
+    format), no RAG_* variables set, and the gate ``rag calibrate`` writes kept out of rag/."""
     home, project = tmp_path / "home", tmp_path / "project"
     shutil.copytree(SEEDS, home / "my-articles")
+    shutil.copytree(news_folder, home / "news")
     shutil.copytree(SEEDS, project / "seeds")
     (project / "eval").mkdir()
-    shutil.copy(ROOT / "eval" / "qa.jsonl", project / "eval" / "qa.jsonl")
+    for name in ("qa.jsonl", "calibration.jsonl"):
+        shutil.copy(ROOT / "eval" / name, project / "eval" / name)
     for name in [n for n in os.environ if n.startswith("RAG_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr("rag.gate.MODEL_FILE", project / "gate.json")
     monkeypatch.chdir(project)
     return home
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """``rag serve`` without a real server: records each launch's options and returns at once."""
+    import gradio as gr
+
+    from rag import app
+
+    launched: list[dict] = []
+    monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    return launched
 
 
 @pytest.fixture
@@ -277,8 +303,17 @@ def real_project(tmp_path_factory):
     return project
 
 
+@pytest.fixture(scope="session")
+def real_home(tmp_path_factory, news_folder):
+    """What ``~/`` means in the real command lines: a folder with ~/news (every format). HOME itself
+    is left alone, so the prepared models in ~/.cache/rag are found."""
+    home = tmp_path_factory.mktemp("home")
+    shutil.copytree(news_folder, home / "news")
+    return home
+
+
 @pytest.fixture
-def rag_real(real_project):
+def rag_real(real_project, real_home):
     """Run a ``rag …`` command line as a separate process (the installed ``rag``), real models.
 
     ``replace`` fills the line's placeholders (``{"/path/to/model.gguf": "…"}``), ``env`` adds
@@ -288,7 +323,7 @@ def rag_real(real_project):
             offline: bool = False, timeout: int = 900) -> subprocess.CompletedProcess:
         for placeholder, value in (replace or {}).items():
             line = line.replace(placeholder, value)
-        assigned, args = command_words(line, Path.home())
+        assigned, args = command_words(line, real_home)
         script = Path(sys.executable).with_name("rag")
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "rag.cli"]
         cmd = (["unshare", "-rn"] if offline else []) + cmd + args

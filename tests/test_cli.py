@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import re
 
-import gradio as gr
 import pytest
 
-from rag import app
 from rag.store import Store
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
@@ -91,16 +89,6 @@ def test_index_with_no_options_indexes_seeds_into_dot_rag(rag, user):
     result = rag("rag index")
     assert result.exit_code == 0 and "indexed 5 articles" in result.stdout
     assert result.stdout.splitlines()[0].endswith("→ .rag") and Store.load(user.parent / "project" / ".rag").docs
-
-
-@pytest.fixture
-def no_server(monkeypatch):
-    """``rag serve`` without a real server: records each launch's options and returns at once."""
-    launched: list[dict] = []
-    monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
-    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
-    return launched
 
 
 def test_ask_and_serve_use_the_corpus_and_index_they_are_given(rag, user, no_server):
@@ -206,3 +194,109 @@ def test_help_shows_the_examples_and_where_options_go(rag):
     for command in ("index", "ask", "serve", "eval", "bench"):
         options = rag(f"rag {command} --help").stdout
         assert "--corpus" in options and "--index" in options, command
+
+
+# ---- the answer gate, the LLM server, the measurements -----------------------------------------
+def test_calibrate_fits_the_gate_and_scores_it_on_the_test_set(rag, user):
+    project = user.parent / "project"
+    result = rag("rag calibrate                               # refit the answer gate on eval/calibration.jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert "gate fitted on" in result.stdout and "false refusals" in result.stdout
+    gate = json.loads((project / "gate.json").read_text())          # rag/gate.json in a checkout
+    assert gate["features"] and gate["meta"]["on"] == "eval/calibration.jsonl"
+    report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
+    assert "| rules only (no gate) |" in report and "on the test set" not in report
+    assert (project / "docs" / "gate-curve.png").stat().st_size > 1000
+    tested = rag("rag calibrate --test eval/qa.jsonl")
+    assert tested.exit_code == 0, tested.stderr
+    report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
+    assert "The same variants on the test set `eval/qa.jsonl` (102 questions" in report
+
+
+@pytest.fixture
+def llm_server_runs(monkeypatch):
+    """``rag llm-server`` without serving: the arguments llama.cpp's server would get."""
+    runs = []
+    monkeypatch.setattr("rag.llm_server.run", lambda *args: runs.append(args))
+    monkeypatch.setattr("rag.models.llm_path", lambda name, cache: f"{cache}/{name or 'default.gguf'}")
+    return runs
+
+
+@pytest.mark.parametrize("line, host, port, parallel", [
+    ("rag llm-server", "127.0.0.1", 8080, 4),
+    (".venv/bin/rag llm-server --host 0.0.0.0 --port 8080 --parallel 4", "0.0.0.0", 8080, 4),
+    ("RAG_N_CTX=4096 rag llm-server --llm-model /path/to/model.gguf --threads 2 --parallel 2", "127.0.0.1", 8080, 2),
+])
+def test_llm_server_serves_the_configured_model(rag, user, llm_server_runs, line, host, port, parallel):
+    result = rag(line)
+    assert result.exit_code == 0, result.stderr
+    [(model, *served, n_ctx, threads)] = llm_server_runs
+    assert served == [host, port, parallel]
+    if "--llm-model" in line:
+        assert model.endswith("/path/to/model.gguf") and (n_ctx, threads) == (4096, 2)
+    else:
+        assert model.endswith("default.gguf") and n_ctx == 2048
+
+
+def test_serve_on_postgresql_and_an_llm_server(rag, monkeypatch):
+    """The "N web instances" line: its variables reach the settings the web chat runs with."""
+    served = {}
+    monkeypatch.setattr("rag.app.serve", lambda settings, host, port: served.update(s=settings, host=host, port=port))
+    result = rag("RAG_STORE=postgresql://rag:secret@db:5432/news RAG_LLM_BACKEND=openai "
+                 "RAG_LLM_URL=http://gpu:8080/v1 .venv/bin/rag serve --host 0.0.0.0 --port 7861")
+    assert result.exit_code == 0, result.stderr
+    s = served["s"]
+    assert (s.store, s.llm_backend, s.llm_url) == ("postgresql://rag:secret@db:5432/news", "openai", "http://gpu:8080/v1")
+    assert (served["host"], served["port"]) == ("0.0.0.0", 7861)
+
+
+class FakeLLMServer:
+    """``rag llm-server`` in the concurrency benchmark, without a server: the fake model answers."""
+
+    started: list[int] = []
+
+    def __init__(self, parallel: int = 2, port: int = 0):
+        self.url = "http://127.0.0.1:9/v1"
+        FakeLLMServer.started.append(parallel)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, user, monkeypatch):
+    FakeLLMServer.started = []
+    monkeypatch.setattr("rag.llm_server.Child", FakeLLMServer)
+    result = rag("rag bench --concurrency 1,2,4,8 --repeats 2")
+    assert result.exit_code == 0, result.stderr
+    rows = [r.split("|") for r in result.stdout.splitlines() if r.startswith("| ") and r[2].isdigit()]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [
+        (str(n), backend) for backend in ("in-process", "server") for n in (1, 2, 4, 8)]
+    assert all(r[7].strip() == "0" for r in rows), "no failed request"
+    assert FakeLLMServer.started == [1, 2, 4, 8], "one server per level, with as many slots as users"
+    written = user.parent / "project" / "eval" / "bench" / "concurrency.md"
+    assert written.read_text(encoding="utf-8") == result.stdout.rstrip("\n") + "\n"
+
+
+@pytest.mark.parametrize("line, sizes, pg_url", [
+    ("rag bench --retrieval", [10000, 100000, 1000000], ""),
+    ("RAG_STORE=postgresql://… rag bench --retrieval --sizes 10000,100000", [10000, 100000], "postgresql://…"),
+])
+def test_bench_retrieval_measures_faiss_and_pgvector_when_the_store_is_postgresql(rag, user, monkeypatch, line,
+                                                                                   sizes, pg_url):
+    """The command's wiring (the measurement itself runs at 10,000 vectors in test_pgstore.py)."""
+    asked = {}
+
+    def measure(sizes, pg_url=""):
+        asked.update(sizes=sizes, pg_url=pg_url)
+        return [{"n": n, "engine": "faiss", "kind": "flat", "params": "exact", "search_ms_median": 0.4,
+                 "recall@10": 1.0, "build_s": 0.0} for n in sizes]
+
+    monkeypatch.setattr("rag.bench.retrieval_scaling", measure)
+    result = rag(line)
+    assert result.exit_code == 0, result.stderr
+    assert asked == {"sizes": sizes, "pg_url": pg_url}
+    assert result.stdout.splitlines()[2] == "| 10,000 | faiss | flat | exact | 0.4 | 1.0 | 0.0 |"
+    assert len(json.loads((user.parent / "project" / "eval" / "bench" / "retrieval.json").read_text())) == len(sizes)

@@ -57,7 +57,8 @@ def shown_commands() -> dict[str, str]:
     sources = [(p.relative_to(ROOT).as_posix(), p.read_text(encoding="utf-8")) for p in DOCS]
     sources.append(("rag --help", f"```\n{EXAMPLES}\n```"))
     for name, text in sources:
-        blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+        blocks = [re.sub(r"\\\n\s*", " ", block)        # a line continued with "\" is one command
+                  for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)]
         lines = [part.strip() for block in blocks for line in block.splitlines() for part in line.split("&&")]
         inline = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
         lines += re.findall(r"`([^`\n]+)`", inline)
