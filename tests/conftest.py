@@ -340,77 +340,21 @@ def can_cut_the_network() -> bool:
         ["unshare", "-rn", "true"], capture_output=True).returncode == 0
 
 
-# ---- a scripted pipeline for the web chat (tests/test_app.py) ------------------------------
-ZHEJIANG = ("La province du Zhejiang a établi une association industrielle des métavers.\n"
-            "L'association compte déjà 91 entreprises membres, dont Alibaba et NetEase. "
-            "Elle vise 200 membres d'ici 2025.\n")
+# ---- the web chat as a browser loads it ---------------------------------------------------
+def page_config(pipeline) -> dict:
+    """What a browser loads first: Gradio's ``/config`` (components, their props, the events
+    wired), served on a free loopback port by the web chat built on ``pipeline``."""
+    import urllib.request
 
+    from rag import app
 
-def evidence_in(doc_id: str, text: str, snippet: str, n: int = 1, score: float = 0.9):
-    """An Evidence for ``snippet`` at its real offsets in ``text``."""
-    from rag.evidence import Evidence
-
-    start = text.index(snippet)
-    return Evidence(n, doc_id, f"{doc_id}#0", start, start + len(snippet), snippet, score)
-
-
-class FakeChatPipeline:
-    """Yields scripted ``ask_stream`` events and records every call.
-
-    ``script(question, history, lang)`` returns the list of events (or raises);
-    ``docs`` maps document ids to ``rag.corpus.Document``.
-    """
-
-    def __init__(self, script, docs: dict | None = None, lang: str = "auto"):
-        from types import SimpleNamespace
-
-        from rag.corpus import Document
-
-        self.script = script
-        self.calls: list[dict] = []
-        self.closed = 0
-        docs = docs if docs is not None else {"zj.txt": ZHEJIANG}
-        self.store = SimpleNamespace(docs={k: Document(k, v, "0") for k, v in docs.items()})
-        self.settings = SimpleNamespace(lang=lang)
-
-    def warm_up(self):
-        pass
-
-    def ask_stream(self, question, history=None, lang=None, scope=None):
-        self.calls.append({"question": question, "history": history, "lang": lang, "scope": scope})
-        try:
-            yield from self.script(question, history, lang)
-        finally:
-            self.closed += 1
-
-
-def scripted_answer(question="Combien d'entreprises ?", answer="L'association compte 91 entreprises [1].",
-                    tokens=None, refused=False, query=None, doc_id="zj.txt", text=ZHEJIANG,
-                    snippet="L'association compte déjà 91 entreprises membres, dont Alibaba et NetEase.",
-                    restart_after: int = 0, lang="fr"):
-    """The events of one ordinary answer: Status, Retrieved, Status, Token..., Done."""
-    from rag.pipeline import Answer, Done, Restart, Retrieved, Status, Token
-
-    ev = evidence_in(doc_id, text, snippet)
-    tokens = tokens if tokens is not None else re.findall(r"\S+\s*", answer)
-    events = [Status("Recherche dans les articles…"),
-              Retrieved(query or question, lang, [{"doc": doc_id, "passage_id": ev.passage_id, "score": 0.9,
-                                                   "text": text}], [ev], 0.12),
-              Status("Lecture de 1 passage(s)…")]
-    if restart_after:
-        events += [Token("The association has ")] * restart_after + [Restart("answer not in fr")]
-    events += [Token(t) for t in tokens]
-    events.append(Done(Answer(question=question, lang=lang, answer=answer, refused=refused,
-                              citations=[] if refused else [ev.to_dict()], passages=[], prompt_tokens=10,
-                              timings={"retrieve_s": 0.12, "first_token_s": 0.5, "total_s": 1.5},
-                              query=query or question)))
-    return events
-
-
-@pytest.fixture
-def chat_pipeline():
-    """A FakeChatPipeline answering every question with ``scripted_answer``."""
-    return FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q))
+    demo = app.build_app(pipeline)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    try:
+        with urllib.request.urlopen(demo.local_url + "config", timeout=10) as r:
+            return json.load(r)
+    finally:
+        demo.close()
 
 
 # ---- real servers started by the tests (integration; need the .[server] extra) -------------

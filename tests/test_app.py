@@ -5,14 +5,12 @@ line and the sources panel."""
 from __future__ import annotations
 
 import html
-import json
 import re
-import urllib.request
 
 import gradio as gr
 import pytest
 
-from conftest import FakeGenerator
+from conftest import FakeGenerator, page_config
 
 from rag import app
 from rag.corpus import Document
@@ -360,13 +358,7 @@ def test_serve_checks_the_port_before_loading_the_models(launches, fake_models):
                                                 ("auto", "Questions sur les articles", "auto")])
 def test_page_opens_in_the_configured_language(make_pipeline, lang, title, radio):
     """The page a browser loads (Gradio's /config): header and language choice from RAG_LANG."""
-    demo = app.build_app(make_pipeline(lang=lang))
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
-    try:
-        with urllib.request.urlopen(demo.local_url + "config", timeout=10) as r:
-            config = json.load(r)
-    finally:
-        demo.close()
+    config = page_config(make_pipeline(lang=lang))
     values = [c.get("props", {}).get("value") for c in config["components"]]
     assert any(isinstance(v, str) and v.startswith(f"## {title}") for v in values)
     radios = [c["props"]["value"] for c in config["components"] if c.get("type") == "radio"]
