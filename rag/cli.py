@@ -1,4 +1,5 @@
-"""The ``rag`` command: index, ask, serve, eval, bench.
+"""The ``rag`` command: index, articles, ask, serve, feedback export, eval, calibrate, bench,
+llm-server, models.
 
 Every error a user can cause ends as one line on stderr and a non-zero exit;
 ``RAG_DEBUG=1`` shows the traceback instead.

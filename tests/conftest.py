@@ -278,6 +278,15 @@ def rag(user, fake_models):
     return run
 
 
+def assert_cited_spans_are_source_text(answer, folder: Path = SEEDS) -> None:
+    """An answer cites something, every citation is its article's text at its offsets, and its
+    marker is in the answer."""
+    assert answer.citations, answer
+    for c in answer.citations:
+        assert (folder / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
+        assert f"[{c['n']}]" in answer.answer
+
+
 # ---- the real default models (integration tests) -------------------------------------------
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory):
@@ -328,7 +337,10 @@ def rag_real(real_project, real_home):
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "rag.cli"]
         cmd = (["unshare", "-rn"] if offline else []) + cmd + args
         clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-        return subprocess.run(cmd, cwd=real_project, env={**clean, "PYTHONUNBUFFERED": "1", **(env or {}), **assigned},
+        # This checkout's rag, whichever checkout the installed script was made for.
+        path = os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p)
+        return subprocess.run(cmd, cwd=real_project, env={**clean, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path,
+                                                          **(env or {}), **assigned},
                               input=input,
                               capture_output=True, text=True, timeout=timeout)
 

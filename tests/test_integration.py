@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import can_cut_the_network
+from conftest import assert_cited_spans_are_source_text, can_cut_the_network
 
 from rag import citations
 from rag.language import detect
@@ -30,20 +30,13 @@ def _source(doc: str) -> str:
     return (SEEDS / doc).read_text(encoding="utf-8")
 
 
-def _assert_cited_spans_are_source_text(answer):
-    assert answer.citations, answer
-    for c in answer.citations:
-        assert _source(c["doc"])[c["start"]:c["end"]] == c["text"]
-        assert f"[{c['n']}]" in answer.answer
-
-
 def test_french_question_answered_in_french_with_exact_citations(real_pipeline):
     answer = real_pipeline.ask(FR)
     assert not answer.refused, answer.reason
     assert "91" in answer.answer and answer.lang == "fr"
     assert detect(citations.strip(answer.answer), default="en") == "fr"
     assert any("91" in c["text"] for c in answer.citations)
-    _assert_cited_spans_are_source_text(answer)
+    assert_cited_spans_are_source_text(answer)
 
 
 def test_english_question_about_a_french_article(real_pipeline):
@@ -52,7 +45,7 @@ def test_english_question_about_a_french_article(real_pipeline):
     assert "228" in answer.answer and answer.lang == "en"
     assert detect(citations.strip(answer.answer), default="fr") == "en"
     assert any("228" in c["text"] for c in answer.citations)
-    _assert_cited_spans_are_source_text(answer)
+    assert_cited_spans_are_source_text(answer)
 
 
 POPULATION_XFAIL = pytest.mark.xfail(reason="known limit: the 1.5B model answers with the summit's attendance "
@@ -130,7 +123,7 @@ def test_gold_answer(real_pipeline, item):
     assert detect(text, default=other) == item["lang"], f"not in {item['lang']}: {answer.answer!r}"
     gold = {item["doc"]} | {m["doc"] for m in item.get("more_evidence") or []}
     assert {c["doc"] for c in answer.citations} & gold, f"cites {[c['doc'] for c in answer.citations]}, not {gold}"
-    _assert_cited_spans_are_source_text(answer)
+    assert_cited_spans_are_source_text(answer)
 
 
 @pytest.mark.parametrize("item", [_gold_param(q) for q in UNANSWERABLE])
