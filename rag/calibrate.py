@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import attribution
 from .errors import RagError
 from .eval import answer_all
 from .gate import FEATURES, MODEL_FILE, GateModel
@@ -53,6 +54,24 @@ def dataset(rows: list[dict]) -> dict:
         "n_unanswerable": sum(1 for r in single if not r["score"]["answerable"]),
         "correct_ungated": sum(1 for r in single if r["score"]["correct"]),
     }
+
+
+def _gold(item: dict, letter: dict) -> bool:
+    """Is this lettered sentence (part of) the item's reference evidence?"""
+    golds = [(item.get("doc"), item.get("evidence"))] + [(m["doc"], m["evidence"]) for m in item.get("more_evidence") or []]
+    text = letter["text"]
+    return any(doc == letter["doc"] and gold and (gold in text or text in gold or gold[:40] in text)
+               for doc, gold in golds)
+
+
+def source_choice(rows: list[dict], current: float) -> dict:
+    """Refit the weight of the sentence score in the choice of the source sentence
+    (``rag.attribution``) on the answerable questions whose every letter was recorded."""
+    items = [attribution.Letters([(x["p"], x["score"], _gold(r["item"], x)) for x in letters], _group(r))
+             for r in rows if r["score"]["answerable"]
+             and (letters := (r["answer"].get("checks") or [{}])[0].get("letters"))]
+    fitted = attribution.fit_weight(items)
+    return fitted if fitted["questions"] else {"weight": current, "questions": 0}
 
 
 def _matrix(rows: list[dict], features: list[str]) -> np.ndarray:
@@ -122,17 +141,19 @@ def fit(data: dict, features: list[str], max_false_refusals: float) -> tuple[Gat
     return gate, trade_off(p, data, threshold), p
 
 
-def rescore(rows: list[dict], model: GateModel | None) -> dict:
-    """Test-set scores had ``model`` decided (None: the grounding rules alone), from answers
-    already made: the features do not depend on the gate, and a refused answer keeps its text
-    in ``withdrawn``. Questions refused by a rule, and multi-part ones, keep their outcome."""
+def rescore(rows: list[dict], model: GateModel | None, rules: bool = True) -> dict:
+    """Scores had ``model`` decided (None: no gate), from answers already made: the features do
+    not depend on the gate, and a refused answer keeps its text in ``withdrawn``. With
+    ``rules=False`` the answers the grounding rules withdrew after generation are shown too.
+    Questions refused before generation, and multi-part ones, keep their outcome."""
     a_kept, a_right, u_kept = [], [], []
     for r in rows:
         checks = r["answer"].get("checks") or []
         check = checks[0] if len(checks) == 1 else {}
         passed = check.get("probability") is not None or (check.get("answer") and check.get("probability") is None
                                                           and not r["answer"]["refused"])
-        if passed and check.get("features"):
+        generated = not r["answer"]["refused"] or bool(r["answer"].get("withdrawn"))
+        if check.get("features") and (passed or (not rules and generated)):
             kept = model is None or model.probability(check["features"]) >= model.threshold
             text = r["answer"]["withdrawn"] if r["answer"]["refused"] else r["answer"]["answer"]
             right = r["score"]["answerable"] and all(re.search(rx, text, re.IGNORECASE)
@@ -199,10 +220,13 @@ def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = 
         if f in ("p_none", "grade"):
             curves[f"without {f}"] = curve(p_rest, data)
     rules_only = trade_off(np.ones(len(data["y"])), data, 0.0)
-    gate = GateModel(**{**gate.__dict__, "meta": {
+    bare = rescore(data["rows"], None, rules=False)   # what the grounding rules themselves add
+    current = GateModel.load(model_file).source_weight if Path(model_file).exists() else 0.0
+    choice = source_choice(data["rows"], current)
+    gate = GateModel(**{**gate.__dict__, "source_weight": choice["weight"], "meta": {
         "fitted": time.strftime("%Y-%m-%d %H:%M"), "on": str(qa), "questions": len(data["rows"]),
         "gated": len(data["gated"]), "max_false_refusals": max_false_refusals, "cross_validated": at,
-        "rules_only": rules_only, "llm": settings.llm_model or "default", "settings": {
+        "rules_only": rules_only, "source_choice": choice, "llm": settings.llm_model or "default", "settings": {
             "evidence_tokens": settings.evidence_tokens, "max_sentences": settings.max_sentences}}})
     gate.save(model_file)
     docs.mkdir(parents=True, exist_ok=True)
@@ -215,16 +239,30 @@ def run(settings: Settings, qa: Path, out: Path, docs: Path, model_file: Path = 
              f"so that the gate withdraws at most {max_false_refusals:.0%} of the right answers.", "",
              "| gate | threshold | accuracy (answerable) | unanswerable refused | false refusals (all answerable) "
              "| right answers withdrawn |", "|---|---|---|---|---|---|",
+             f"| neither grounding rules nor gate | — | {bare['accuracy']} | {bare['refused_unanswerable']} | "
+             f"{bare['false_refusals']} | — |",
              f"| rules only (no gate) | — | {rules_only['accuracy']} | {rules_only['refused_unanswerable']} | "
              f"{rules_only['false_refusals']} | 0 |"]
     lines += [f"| {name} | {s['threshold']} | {s['accuracy']} | {s['refused_unanswerable']} | {s['false_refusals']} | "
               f"{s['right_refused']} |" for name, s in ablation.items()]
+    if choice["questions"]:
+        lines += ["", f"Choice of the sentence to answer from (`rag.attribution`): log P(letter) + {choice['weight']} × "
+                      f"sentence score. Over the {choice['questions']} answerable questions whose reference sentence "
+                      f"was among the letters, it picks that sentence in {choice['chosen_right']:.0%} "
+                      f"({choice['cross_validated']:.0%} leave-one-article-out); the model's letter alone "
+                      f"{choice['model_alone']:.0%}, the retrieval score alone {choice['score_alone']:.0%}."]
+    else:
+        lines += ["", f"Choice of the sentence to answer from: weight {choice['weight']} kept (the cached answers "
+                      "record no letter probabilities)."]
     if test is not None:
         # The test set's answers as ``rag eval`` made them (its cache), decided again by each variant.
         test_rows, _ = answer_all(settings, test, test_out, desc="test answers")
         lines += ["", f"The same variants on the test set `{test}` ({len(test_rows)} questions, all types; answers "
                       f"from `rag eval`'s cache, each decided again by the variant):", "",
                   "| gate | accuracy (answerable) | unanswerable refused | false refusals |", "|---|---|---|---|"]
+        t = rescore(test_rows, None, rules=False)
+        lines.append(f"| neither grounding rules nor gate | {t['accuracy']} | {t['refused_unanswerable']} | "
+                     f"{t['false_refusals']} |")
         for name, model in [("rules only (no gate)", None), *variants.items()]:
             t = rescore(test_rows, model)
             lines.append(f"| {name} | {t['accuracy']} | {t['refused_unanswerable']} | {t['false_refusals']} |")

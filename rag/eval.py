@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from . import prompts
 from .errors import RagError
 from .language import detect
 from .settings import Settings
@@ -56,7 +57,10 @@ def _key(item: dict, fingerprint: str) -> str:
 def _fingerprint(settings: Settings, pipe) -> str:
     fields = {k: str(v) for k, v in dataclasses.asdict(settings).items() if k not in ("cache_dir", "index", "corpus")}
     # A refitted gate decides differently: its weights are part of what an answer depends on.
-    parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"]]
+    # The prompts' wording changes every answer: it is part of the key.
+    prompt = hashlib.sha256(prompts.wording().encode()).hexdigest()[:12]
+    parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], prompt]
+    parts.append(pipe.gate_model.source_weight)     # which sentence is answered from
     if settings.gate:
         parts.append([pipe.gate_model.coef, pipe.gate_model.threshold])
     return json.dumps(parts, sort_keys=True)

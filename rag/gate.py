@@ -48,6 +48,10 @@ class GateModel:
     coef: list[float]
     intercept: float
     threshold: float
+    # Not the gate's own weight: how much the retrieval's sentence score counts against the
+    # model's letter probability when choosing the sentence to answer from (rag.attribution).
+    # Fitted by the same command on the same data, so it lives in the same file.
+    source_weight: float = 0.0
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -55,7 +59,7 @@ class GateModel:
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(**{k: raw[k] for k in ("features", "mean", "scale", "coef", "intercept", "threshold")},
-                       meta=raw.get("meta", {}))
+                       source_weight=float(raw.get("source_weight", 0.0)), meta=raw.get("meta", {}))
         except FileNotFoundError:
             raise RagError(f"no answer gate at {path}: run rag calibrate") from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:

@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from . import citations
+from .lexical import analyse
 from .evidence import Evidence
 
 # A written figure: 91, 360 000, 360,000, 2,5, 31.5, 1.000.000
@@ -60,6 +61,8 @@ _MODEL_REFUSALS = re.compile(
     r"cannot be (determined|answered|found)|is not available|i don't know|^\s*none\b)",
     re.IGNORECASE,
 )
+# A yes/no answer restates the question by nature: "Non, le plan n'autorise pas la spéculation."
+_POLARITY = re.compile(r"\b(oui|non|ne|n|pas|jamais|aucun|aucune|ni|yes|no|not|never|none|nor)\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![\w'’-])([A-ZÀ-ÖØ-Þ][\w’'-]{2,})")
 
 
@@ -188,10 +191,28 @@ def asked_currency(question: str) -> str | None:
     return _CURRENCIES.get(m.group(1).lower()) if m else None
 
 
+def restates(answer: str, question: str) -> bool:
+    """True when the answer says nothing the question does not: no figure, no yes or no, and
+    not one word (stemmed, stop words aside) of its own. A 1.5B model does this when the
+    quote does not hold what is asked.
+
+    >>> q = "Which four-legged machines could visitors meet at the Fuzhou event?"
+    >>> restates("Four-legged machines could visitors meet at the Fuzhou event [6].", q)
+    True
+    >>> restates("Robot dogs [6].", q), restates("No, none.", q), restates("Two of them.", q)
+    (False, False, False)
+    """
+    text = citations.strip(answer)
+    if re.search(r"\d", text) or _POLARITY.search(text):
+        return False
+    return not set(analyse(text)) - set(analyse(question))
+
+
 def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evidence], lang: str) -> Grounding:
     """The hard rules, in order; the first one broken fails the answer.
 
-    0. the answer says something (a word or a figure) and is not the model saying it cannot answer;
+    0. the answer says something (a word or a figure), is not the model saying it cannot answer,
+       and says something the question does not (``restates``);
     1. no citation marker stands where a figure should ("a threshold of [1] billion");
     2. every figure of the answer is in the cited sentences, or in another sentence of the
        same article (cited as well then), or in the question; a figure found only in
@@ -204,6 +225,8 @@ def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evid
         return Grounding(False, "empty", repr(answer))
     if says_no_answer(text):
         return Grounding(False, "model_refused", _MODEL_REFUSALS.search(text).group())
+    if restates(text, question):
+        return Grounding(False, "restated", repr(text))
     if _MARKER_FIGURE.search(answer):
         return Grounding(False, "marker_figure", _MARKER_FIGURE.search(answer).group())
     question_figures = figures(question, lang)

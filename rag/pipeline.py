@@ -23,7 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from . import answertype, citations, followup, gate, generation, grounding, language, multipart, storage, timefilter
+from . import (answertype, attribution, citations, followup, gate, generation, grounding, language, multipart, prompts,
+               storage, timefilter)
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .evidence import Evidence, select
 from .generation import Generator
@@ -111,6 +112,12 @@ class _Result:
     withdrawn: str = ""
     check: dict = field(default_factory=dict)
     prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+    prompt_tokens: int
 
 
 def _label_list(evidence: list[Evidence]) -> list[str]:
@@ -283,10 +290,15 @@ class Pipeline:
         titles = {e.doc: self.store.docs[e.doc].title for e in evidence if e.doc in self.store.docs}
         messages = answer_messages(part.question, evidence, titles, lang)
         features = {"retrieval": part.best, "evidence": max(e.score for e in evidence), "english": float(lang == "en")}
+        letters = []
         try:
             probs = self.generator.label_probabilities(messages, ANSWER_PREFIX, _label_list(evidence))
-            chosen = max(evidence, key=lambda e: probs[f" {e.label}"])
-            features.update(p_none=probs[f" {NONE_LABEL}"], p_source=probs[f" {chosen.label}"])
+            choice = attribution.choose(evidence, probs, self.gate_model.source_weight)
+            chosen = choice.evidence
+            features.update(p_none=probs[f" {NONE_LABEL}"], p_source=choice.p_source)
+            # Every letter's probability and score: what rag calibrate refits the choice on.
+            letters = [{"label": e.label, "p": round(probs[f" {e.label}"], 4), "score": e.score, "doc": e.doc,
+                        "text": e.text} for e in evidence]
         except generation.Unsupported:
             # A server that returns no token probabilities: answer from the best-scored sentence;
             # the gate takes the missing features at their mean (it decides on the others).
@@ -296,36 +308,22 @@ class Pipeline:
         # so the answer is written from it (measured: without the quote the 1.5B model named
         # the right letter, then answered from another sentence).
         prefix = f"{ANSWER_PREFIX} {chosen.label}" + QUOTE.format(sentence=" ".join(chosen.text.split()))
-        answer, prompt_tokens = "", 0
-        for attempt in range(2):
-            if attempt:
-                messages = answer_messages(part.question, evidence, titles, lang, strict_language=True)
-            response = self.generator.stream(messages, s.max_tokens, prefix=prefix)
-            answer = ""
-            try:
-                for piece in response:
-                    if not answer:
-                        piece = piece.lstrip()
-                    if "\n" in piece:       # one line: what follows is not the answer
-                        piece = piece.split("\n", 1)[0]
-                        if piece:
-                            answer += piece
-                            yield Token(piece)
-                        break
-                    if not piece:
-                        continue
-                    if timings["first_token_s"] is None:
-                        timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-                    answer += piece
-                    yield Token(lead + piece if answer == piece else piece)
-            finally:
-                response.close()
-            prompt_tokens = response.usage.prompt_tokens
-            answer = answer.strip()
-            if attempt == 0 and answer and language.detect(citations.strip(answer), default=lang) != lang:
+        if lang == "en" and s.english_via_french:
+            # Extract in the articles' language, then phrase that short answer in English
+            # (lever 6 of the answer-trust issue: measured against the single pass).
+            french = yield from self._generate(answer_messages(part.question, evidence, titles, "fr"), prefix,
+                                               timings, t0, lead, shown=False)
+            answer = yield from self._generate(prompts.translate_messages(part.question, french.text), "",
+                                               timings, t0, lead)
+            prompt_tokens = french.prompt_tokens + answer.prompt_tokens
+            answer = answer.text
+        else:
+            answer = yield from self._generate(messages, prefix, timings, t0, lead)
+            if answer.text and language.detect(citations.strip(answer.text), default=lang) != lang:
                 yield Restart(f"answer not in {lang}")
-                continue
-            break
+                answer = yield from self._generate(answer_messages(part.question, evidence, titles, lang,
+                                                                  strict_language=True), prefix, timings, t0, lead)
+            prompt_tokens, answer = answer.prompt_tokens, answer.text
 
         cited = [chosen]
         yield Status(text["checking"])
@@ -343,7 +341,8 @@ class Pipeline:
                 pass
         decision = gate.decide(features, verdict, self.gate_model) if s.gate else \
             gate.Decision(verdict.ok, verdict.failed, verdict.detail, None, 0.0, features)
-        check = {**asdict(decision), "source": chosen.label, "cited": [e.n + part.offset for e in cited]}
+        check = {**asdict(decision), "source": chosen.label, "cited": [e.n + part.offset for e in cited],
+                 "letters": letters}
         numbers = [e.n + part.offset for e in cited]
         if not decision.answer:
             words = text["why"].get(decision.failed, text["why"]["p_source"])
@@ -353,6 +352,29 @@ class Pipeline:
         marks = "".join(f"[{n}]" for n in numbers)
         shown = re.sub(r"\s*([.!?…]*)$", lambda m: f" {marks}{m.group(1)}", answer, count=1)
         return _Result(shown, False, cited=numbers, check=check, prompt_tokens=prompt_tokens)
+
+    def _generate(self, messages: list[dict], prefix: str, timings: dict, t0: float, lead: str,
+                  shown: bool = True) -> Iterator[Event]:
+        """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``_Text``."""
+        response = self.generator.stream(messages, self.settings.max_tokens, prefix=prefix)
+        answer = ""
+        try:
+            for piece in response:
+                if not answer:
+                    piece = piece.lstrip()
+                last = "\n" in piece       # one line: what follows is not the answer
+                piece = piece.split("\n", 1)[0]
+                if piece:
+                    if shown and timings["first_token_s"] is None:
+                        timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+                    answer += piece
+                    if shown:
+                        yield Token(lead + piece if answer == piece else piece)
+                if last:
+                    break
+        finally:
+            response.close()
+        return _Text(answer.strip(), response.usage.prompt_tokens)
 
     def _sourced(self, e: Evidence) -> dict:
         """A citation with its article's title, date, source (and page, copies)."""

@@ -18,7 +18,7 @@ SYSTEM = """You work on news articles, using ONLY the lettered sentences the use
 To answer a question, write three lines:
 Source: the letter of the sentence that states the answer, or NONE when no sentence states exactly what is asked: the asked attribute, of the asked person, organisation or place, for the asked date, edition or period.
 Quote: that sentence, word for word.
-Answer: one short sentence in the requested language, taken from the quote, copying its figures, units and names exactly.
+Answer: one short sentence in the requested language that gives exactly what is asked (the name, the figure with its unit, the date, the reason), taken from the quote, copying its figures, units and names exactly; never just repeat the question.
 
 Example
 Sentences:
@@ -30,6 +30,17 @@ Answer language: English
 Source: B
 Quote: L'usine emploie 350 personnes et produit 2 000 vélos par mois.
 Answer: The Orbis plant in Lyon employs 350 people.
+
+Example
+Sentences:
+Article: Orbis ouvre une usine à Lyon
+[A] L'usine, financée par la banque publique Bpifrance, a ouvert en 2021.
+[B] Elle emploie 350 personnes.
+Question: Quelle institution a financé l'usine ?
+Answer language: French
+Source: A
+Quote: L'usine, financée par la banque publique Bpifrance, a ouvert en 2021.
+Answer: La banque publique Bpifrance a financé l'usine.
 
 Example
 Sentences:
@@ -81,6 +92,7 @@ TEXT = {
             "marker_figure": "la réponse remplaçait un chiffre par un renvoi",
             "name": "un nom de la réponse ne figure dans aucun passage",
             "empty": "la réponse trouvée ne disait rien",
+            "restated": "la réponse trouvée ne faisait que reprendre la question",
             "model_refused": "le modèle n'a trouvé la réponse dans aucun passage",
         },
         "empty": "Posez une question sur les articles, par exemple : « Combien d'entreprises ont rejoint "
@@ -114,6 +126,7 @@ TEXT = {
             "marker_figure": "the answer put a citation where a figure should be",
             "name": "a name in the answer is in no passage",
             "empty": "the answer found said nothing",
+            "restated": "the answer found only repeated the question",
             "model_refused": "the model found the answer in no passage",
         },
         "empty": "Ask a question about the articles, for example: \"How much were the investment projects "
@@ -182,6 +195,21 @@ def grade_messages(question: str, sentences: list[str]) -> list[dict]:
     ]
 
 
+def translate_messages(question: str, french: str) -> list[dict]:
+    """The chat that phrases a short French answer in English (``RAG_ENGLISH_VIA_FRENCH``).
+
+    >>> print(translate_messages("How many?", "91 entreprises.")[1]["content"])
+    Question: How many?
+    French answer: 91 entreprises.
+    English answer:
+    """
+    return [
+        {"role": "system", "content": "You translate a short French answer into English, as one short sentence that "
+                                      "answers the question. Keep every figure, unit and name exactly as written."},
+        {"role": "user", "content": f"Question: {question}\nFrench answer: {french}\nEnglish answer:"},
+    ]
+
+
 def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
     """Ask for a standalone version of a follow-up question, in its own language."""
     turns = "\n".join(f"{t['role']}: {' '.join(str(t['content']).split())[:300]}" for t in history[-4:])
@@ -190,3 +218,13 @@ def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
                                       "Reply with the rewritten question only, in the same language as the follow-up."},
         {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up: {question}\n\nStandalone question:"},
     ]
+
+
+def wording() -> str:
+    """Everything the model reads, rendered for a fixed example: a change of wording changes this
+    (``rag eval`` keys its cached answers with it), a change of the app's own sentences does not."""
+    evidence = [Evidence(1, "d", "d#0", 0, 1, "x", 1.0)]
+    chats = [answer_messages("q", evidence, {"d": "t"}, "en", strict_language=True), grade_messages("q", ["x"]),
+             translate_messages("q", "r"), rewrite_messages("q", [{"role": "user", "content": "h"}])]
+    return "\n".join([ANSWER_PREFIX, QUOTE, GRADE_PREFIX, NONE_LABEL, *(m["content"] for chat in chats for m in chat)])
+

@@ -69,6 +69,7 @@ class Settings:
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
+    english_via_french: bool = False  # English questions: answer in French from the French quote, then translate
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
     gate_file: str = ""         # the gate's weights (default: rag/gate.json, fitted by rag calibrate)

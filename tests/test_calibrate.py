@@ -79,3 +79,35 @@ def test_rescore_decides_cached_answers_again_with_another_gate():
             row(False, False, "Jack Ma", 0.8, {"grade": 1.7})]
     assert calibrate.rescore(rows, None) == {"accuracy": 1.0, "refused_unanswerable": 0.0, "false_refusals": 0.0}
     assert calibrate.rescore(rows, gate) == {"accuracy": 0.5, "refused_unanswerable": 0.0, "false_refusals": 0.5}
+
+
+def test_rescore_without_the_rules_shows_what_they_withdrew():
+    """An answer a grounding rule withdrew (no gate probability) counts as shown when the rules are off."""
+    def row(answerable, text, failed):
+        check = {"answer": False, "failed": failed, "probability": None, "features": {"grade": 1.5}}
+        return {"item": {"must_match": ["91"] if answerable else []},
+                "answer": {"refused": True, "answer": "refusal", "withdrawn": text, "checks": [check]},
+                "score": {"answerable": answerable, "refused": True, "correct": False}}
+    rows = [row(True, "91 entreprises", "unit"), row(False, "8 milliards", "invented_figure")]
+    assert calibrate.rescore(rows, None) == {"accuracy": 0.0, "refused_unanswerable": 1.0, "false_refusals": 1.0}
+    assert calibrate.rescore(rows, None, rules=False) == {"accuracy": 1.0, "refused_unanswerable": 0.0,
+                                                          "false_refusals": 0.0}
+
+
+def test_the_source_weight_is_refitted_from_the_recorded_letters():
+    """Where the model hesitates and the retrieval score knows, the fitted weight follows the score."""
+    def row(i, gold_first):
+        gold, other = "L'association compte 91 membres.", "Elle a été créée samedi."
+        letters = [{"label": "A", "p": 0.55, "score": 0.80, "doc": "d", "text": other},
+                   {"label": "B", "p": 0.45, "score": 0.95, "doc": "d", "text": gold}]
+        if gold_first:
+            letters[0]["text"], letters[1]["text"] = gold, other
+            letters[0]["score"], letters[1]["score"] = 0.95, 0.80
+        return {"item": {"doc": "d", "evidence": "compte 91 membres"},
+                "answer": {"checks": [{"letters": letters}], "passages": [{"doc": "d"}]},
+                "score": {"answerable": True}}
+    rows = [row(i, i % 2 == 0) for i in range(10)]
+    fitted = calibrate.source_choice(rows, current=0.0)
+    assert fitted["questions"] == 10 and fitted["weight"] > 0
+    assert fitted["model_alone"] == 0.5 and fitted["chosen_right"] == 1.0
+    assert calibrate.source_choice([{**rows[0], "answer": {"checks": [{}], "passages": []}}], 7.0)["weight"] == 7.0

@@ -88,3 +88,31 @@ def test_retrieval_only_scores_without_asking_the_model(tmp_path, make_pipeline)
     text = retrieval(pipe.settings, qa, pipeline=pipe)
     assert pipe.generator.prompts == []
     assert "all: doc hit@1 1.00" in text and "min_score 0.80" in text
+
+
+def test_cached_answers_are_keyed_by_what_the_model_reads_not_by_the_apps_own_sentences(monkeypatch):
+    from rag import eval as evaluation, prompts
+
+    class Pipe:
+        class embedder:
+            model_id = "e"
+
+        class generator:
+            model_id = "g"
+
+        class store:
+            manifest = {"docs": 5}
+
+        class gate_model:
+            source_weight, coef, threshold = 30.0, [1.0], 0.1
+
+    from rag.settings import Settings
+    settings = Settings.load(env={})
+    before = evaluation._fingerprint(settings, Pipe)
+    monkeypatch.setitem(prompts.TEXT["en"]["why"], "restated", "another wording shown to the user")
+    assert evaluation._fingerprint(settings, Pipe) == before
+    monkeypatch.setattr(prompts, "SYSTEM", prompts.SYSTEM + " Be brief.")
+    assert evaluation._fingerprint(settings, Pipe) != before
+    monkeypatch.undo()
+    Pipe.gate_model.source_weight = 5.0
+    assert evaluation._fingerprint(settings, Pipe) != before

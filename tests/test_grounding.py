@@ -105,3 +105,20 @@ def test_a_one_word_answer_is_an_answer():
 
 def test_two_figures_run_together_are_still_read():
     assert check("de 100,000 200,000 yuans", "", [ev(1, "d", "100,000 200,000 yuans")], [], "fr").ok
+
+
+@pytest.mark.parametrize("answer, question", [
+    ("China showcases its model of running the internet at its yearly Wuzhen forum [1].",
+     "What model of running the internet does China showcase at its yearly Wuzhen forum?"),
+    ("Le siège de l'organisation du métavers de Nanjing est situé à Nanjing.",
+     "Où est situé le siège de l’organisation du métavers de Nanjing ?"),
+])
+def test_an_answer_that_only_repeats_the_question_fails(answer, question):
+    assert check(answer, question, [EVIDENCE[0]], EVIDENCE, "fr").failed == "restated"
+
+
+@pytest.mark.parametrize("answer", ["Non, le plan n'autorise pas les paris spéculatifs.", "Hangzhou.",
+                                    "Le plan autorise 2 paris spéculatifs."])
+def test_yes_no_answers_figures_and_new_words_are_not_restatements(answer):
+    verdict = check(answer, "Le plan autorise-t-il les paris spéculatifs ?", [ev(1, "d", answer)], [], "fr")
+    assert verdict.failed != "restated"

@@ -1,5 +1,6 @@
 """The answer step with a fake embedder and a scripted model: cite-first, the checks, the gate."""
 
+import dataclasses
 import re
 
 import pytest
@@ -228,3 +229,33 @@ def test_a_backend_without_token_probabilities_still_answers_from_the_best_sente
     answer = make_pipeline("91 entreprises ont rejoint l'association.", no_probabilities).ask(Q)
     assert not answer.refused and "91" in answer.answer
     assert "p_none" not in answer.checks[0]["features"] and "grade" not in answer.checks[0]["features"]
+
+
+def test_the_sentence_score_can_overrule_a_hesitant_model_letter(make_pipeline):
+    """The chosen sentence maximises log P(letter) + weight × retrieval score (rag.attribution)."""
+    def hesitant(messages, prefix, labels):
+        if prefix == "Grade: ":
+            return {"0": 0.05, "1": 0.15, "2": 0.8}
+        return {label: 0.3 if label == " A" else 0.25 if label == " B" else 0.45 / (len(labels) - 2) if label != " NONE"
+                else 0.0 for label in labels}
+    alone = make_pipeline("91 entreprises ont rejoint l'association.", hesitant)
+    assert alone.ask(Q).checks[0]["source"] == "A"
+    weighed = make_pipeline("91 entreprises ont rejoint l'association.", hesitant)
+    weighed._gate = dataclasses.replace(weighed.gate_model, source_weight=1000.0)
+    check = weighed.ask(Q).checks[0]
+    best = max(check["letters"], key=lambda x: x["score"])
+    assert check["source"] == best["label"] != "A"
+    assert check["features"]["p_source"] == pytest.approx(best["p"], abs=1e-3)
+
+
+def test_english_via_french_extracts_in_french_then_translates(make_pipeline):
+    replies = iter(["91 entreprises ont rejoint l'association.", "91 companies joined the association."])
+    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french=True)
+    events = _events(pipe, "How many companies joined the Zhejiang metaverse association?")
+    shown = "".join(e.text for e in events if isinstance(e, Token))
+    assert "91 companies" in shown and "entreprises" not in shown
+    first, second = pipe.generator.prompts
+    assert first[-1]["content"].endswith("Answer language: French")
+    assert "French answer: 91 entreprises ont rejoint l'association." in second[-1]["content"]
+    answer = events[-1].answer
+    assert answer.answer.startswith("91 companies joined the association") and not answer.refused
