@@ -84,6 +84,30 @@ def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dic
     return {"median": {k: _median([r[k] for r in rows]) for k in keys}, "rows": rows}
 
 
+def _first_question_run(pipe, questions: list[str]) -> dict:
+    """First-token latency of the first question after a start (empty KV cache), without and
+    with the system message's KV state read from disk (rag.prefixstate), interleaved per question."""
+    gen = pipe.generator
+    state_dir = getattr(gen, "state_dir", None)
+    if state_dir is None:
+        return {}
+    rows = []
+    try:
+        for q in questions:
+            row = {"question": q}
+            for name, folder in (("computed", None), ("from_disk", state_dir)):
+                gen.state_dir = folder
+                gen.llm.reset()              # as in a new process
+                row[name] = pipe.ask(q).timings["first_token_s"]
+            rows.append(row)
+    finally:
+        gen.state_dir = state_dir
+    med = {k: _median([r[k] for r in rows]) for k in ("computed", "from_disk")}
+    ratios = [r["computed"] / r["from_disk"] for r in rows if r["computed"] and r["from_disk"]]
+    return {"median": med, "ratio_median": _median(ratios),
+            "ratio_range": [round(min(ratios), 2), round(max(ratios), 2)] if ratios else None, "rows": rows}
+
+
 def _clustered(rng, n: int, dim: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unit vectors around n/1000 centres (like topics), and queries near some of them."""
     centers = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
@@ -209,9 +233,14 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     report["default"] = _answer_run(pipe, QUESTIONS, repeats, baseline=False)
     naive = Pipeline(settings.replace(evidence_tokens=1400, max_sentences=20),
                      embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
-    report["naive"] = _answer_run(naive, QUESTIONS, 1, baseline=True)
+    state_dir, pipe.generator.state_dir = getattr(pipe.generator, "state_dir", None), None   # naive: no cache at all
+    try:
+        report["naive"] = _answer_run(naive, QUESTIONS, 1, baseline=True)
+    finally:
+        pipe.generator.state_dir = state_dir
     d, n = report["default"]["median"], report["naive"]["median"]
     report["ratios_naive_over_default"] = {k: round(n[k] / d[k], 2) for k in d if d[k] and n[k]}
+    report["first_question"] = _first_question_run(pipe, QUESTIONS)
     model_bytes = Path(pipe.generator.path).stat().st_size
     bandwidth = memory_bandwidth_gbs(settings.threads)
     bound = bandwidth * 1e9 / model_bytes
@@ -236,6 +265,14 @@ def markdown(r: dict) -> str:
                      ("first_token_s", "first token (s)"), ("tokens_per_s", "generation (tokens/s)"),
                      ("total_s", "total (s)")]:
         lines.append(f"| {label} | {d[k]} | {n[k]} | {ratio.get(k, '—')} |")
+    f = r.get("first_question")
+    if f:
+        m = f["median"]
+        lines += ["", "First question after a start (empty KV cache; medians over "
+                      f"{len(f['rows'])} questions, interleaved):", "",
+                  "| system message | first token (s) |", "|---|---|",
+                  f"| computed (before) | {m['computed']} |", f"| read from disk (`RAG_PREFIX_CACHE=1`) | {m['from_disk']} |",
+                  f"| before / after | {f['ratio_median']} (range {f['ratio_range'][0]}–{f['ratio_range'][1]}) |"]
     g = r["generation"]
     lines += ["", f"Generation: {g['measured_tokens_per_s']} tokens/s = {g['share_of_bound']} of the memory-bandwidth "
                   f"bound ({g['memory_bandwidth_gbs']} GB/s ÷ {g['model_gb']} GB = {g['bound_tokens_per_s']} tokens/s).",

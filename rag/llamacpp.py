@@ -60,12 +60,14 @@ def _model_params(**fields):
 
 
 class LlamaCppGenerator(Generator):
-    def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0):
+    def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0,
+                 state_dir: Path | None = None):
         self.path = Path(path)
         self.model_id = self.path.name
         self.n_ctx = n_ctx
         self.threads = threads
         self.temperature = temperature
+        self.state_dir = state_dir              # the system message's KV state on disk (rag.prefixstate)
         self._llm = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()         # one model, one KV cache: one call at a time
@@ -75,7 +77,8 @@ class LlamaCppGenerator(Generator):
         from .models import llm_path
 
         return cls(llm_path(settings.llm_model, settings.cache_dir), n_ctx=settings.n_ctx,
-                   threads=settings.threads, temperature=settings.temperature)
+                   threads=settings.threads, temperature=settings.temperature,
+                   state_dir=settings.cache_dir / "prefix" if settings.prefix_cache else None)
 
     @property
     def llm(self):
@@ -131,6 +134,26 @@ class LlamaCppGenerator(Generator):
             n += 1
         return n
 
+    def _fixed_start(self, messages: list[Message], tokens: list[int]) -> None:
+        """On an empty context (a new process): the KV state of the prompt's system message, read
+        from ``state_dir`` or computed and written there for the next process."""
+        llm = self.llm
+        if llm.n_tokens or self.state_dir is None or not messages or messages[0]["role"] != "system":
+            return
+        import llama_cpp
+
+        from . import prefixstate
+
+        # The system message as the template renders it: what this prompt shares with one whose user turn is empty.
+        fixed = tokens[:prefixstate.common_prefix(tokens, self._tokens(self.render(
+            [m for m in messages if m["role"] == "system"] + [{"role": "user", "content": ""}])))]
+        if len(fixed) < 2 or len(fixed) >= len(tokens):
+            return
+        path = self.state_dir / prefixstate.state_key(self.path, self.n_ctx, llama_cpp.__version__, fixed)
+        if not prefixstate.restore(llm, path, fixed):
+            llm.eval(fixed)
+            prefixstate.save(llm, path, fixed)
+
     # ---- the two operations ----------------------------------------------------------------------
     def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
         ids = []
@@ -142,6 +165,7 @@ class LlamaCppGenerator(Generator):
         tokens = self._prompt(messages, prefix, 1)
         with self._lock:
             llm = self.llm
+            self._fixed_start(messages, tokens)
             llm.n_tokens = self._reused(tokens)
             llm.eval(tokens[llm.n_tokens:])
             # Raw logits of the last position only, straight from llama.cpp (logits_all would
@@ -155,10 +179,11 @@ class LlamaCppGenerator(Generator):
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
         tokens = self._prompt(messages, prefix, max_tokens)
         usage = Usage(prompt_tokens=len(tokens))
-        return Response(self._pieces(tokens, max_tokens, usage), usage)
+        return Response(self._pieces(messages, tokens, max_tokens, usage), usage)
 
-    def _pieces(self, tokens: list[int], max_tokens: int, usage: Usage) -> Iterator[str]:
+    def _pieces(self, messages: list[Message], tokens: list[int], max_tokens: int, usage: Usage) -> Iterator[str]:
         with self._lock:
+            self._fixed_start(messages, tokens)
             usage.cached_tokens = self._reused(tokens)
             chunks = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=self.temperature,
                                                 stop=STOP, stream=True)

@@ -66,6 +66,7 @@ class Settings:
     n_ctx: int = 2048
     n_threads: int = 0          # 0: physical cores
     temperature: float = 0.0
+    prefix_cache: bool = True   # the system message's KV state kept in cache_dir/prefix (rag.prefixstate)
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect

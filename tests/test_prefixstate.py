@@ -1,0 +1,53 @@
+"""The system message's KV state kept on disk between processes (rag.prefixstate)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.settings import Settings
+
+
+def test_the_prefix_cache_is_a_setting_on_by_default(tmp_path):
+    assert Settings.load(env={}).prefix_cache is True
+    assert Settings.load(env={"RAG_PREFIX_CACHE": "0"}).prefix_cache is False
+
+
+def test_bench_table_shows_the_first_question_before_and_after():
+    from rag.bench import markdown
+
+    row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
+    report = {"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},
+              "ratios_naive_over_default": {}, "cold_start_s": 5, "peak_rss_mb": 1,
+              "first_question": {"median": {"computed": 4.2, "from_disk": 1.4}, "ratio_median": 3.0,
+                                 "ratio_range": [2.5, 3.5], "rows": [{}] * 6},
+              "generation": {"measured_tokens_per_s": 18.0, "share_of_bound": 0.6, "memory_bandwidth_gbs": 30,
+                             "model_gb": 1.1, "bound_tokens_per_s": 27},
+              "embedding": {"passages_per_s": 30, "query_ms_median": 16}, "faiss": []}
+    md = markdown(report)
+    assert "| computed (before) | 4.2 |" in md
+    assert "| read from disk (`RAG_PREFIX_CACHE=1`) | 1.4 |" in md
+    assert "3.0 (range 2.5–3.5)" in md
+
+
+@pytest.mark.integration
+def test_a_new_process_reads_the_system_message_back_and_answers_the_same(tmp_path):
+    from rag.llamacpp import LlamaCppGenerator
+    from rag.models import llm_path
+    from rag.prompts import ANSWER_PREFIX, answer_messages
+
+    settings = Settings.load(cache_dir=None)
+    path = llm_path(settings.llm_model, settings.cache_dir)
+    messages = answer_messages("Combien d'entreprises ont rejoint l'association ?", [], {}, "fr")
+
+    def first_answer(state_dir):
+        gen = LlamaCppGenerator(path, state_dir=state_dir)     # a new process: an empty KV cache
+        response = gen.stream(messages, 12, prefix=ANSWER_PREFIX)
+        return response.text(), response.usage
+
+    computed, usage = first_answer(None)
+    assert usage.cached_tokens == 0
+    written, usage = first_answer(tmp_path)
+    assert [f.suffix for f in tmp_path.iterdir()] == [".kv"]
+    read, usage = first_answer(tmp_path)
+    assert usage.cached_tokens > 300                 # the system message was not computed again
+    assert read == written == computed
