@@ -1,4 +1,5 @@
-"""The ``rag`` command: index, ask, serve, eval, bench.
+"""The ``rag`` command: index, articles, ask, serve, feedback export, eval, calibrate, bench,
+llm-server, models.
 
 Every error a user can cause ends as one line on stderr and a non-zero exit;
 ``RAG_DEBUG=1`` shows the traceback instead.
@@ -15,11 +16,15 @@ from pathlib import Path
 import click
 
 from .errors import RagError
-from .settings import Settings
+from .settings import RANGES, Settings
 
-
-def _settings(ctx: click.Context, **overrides) -> Settings:
-    return Settings.load(**ctx.obj, **overrides)
+EXAMPLES = """\b
+Examples:
+  rag index --corpus ~/my-articles --index ~/my-articles/.rag
+  rag ask "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
+  rag ask "How much were the investment projects signed in Fuzhou worth?" --json
+  rag serve --corpus ~/my-articles --index ~/my-articles/.rag
+"""
 
 
 def _friendly(func):
@@ -47,21 +52,54 @@ def _friendly(func):
     return wrapper
 
 
-@click.group()
-@click.option("--corpus", type=click.Path(path_type=Path), help="Folder of articles (default: seeds/).")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder (default: .rag/).")
-@click.option("--embed-model", help="Sentence-transformers folder (default: packaged multilingual-e5-small).")
-@click.option("--llm-model", help="GGUF file (default: packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M).")
-@click.option("--threads", "n_threads", type=int, help="CPU threads for the LLM (default: physical cores).")
+def _setting_option(*decls, name: str, **kwargs):
+    """An option that overrides one setting; accepted before the command (``rag --corpus X ask``)
+    and after it (``rag ask --corpus X``), the later one winning."""
+    def remember(ctx: click.Context, _param, value):
+        if value is not None:
+            ctx.meta.setdefault("rag.settings", {})[name] = value
+    return click.option(*decls, expose_value=False, callback=remember, **kwargs)
+
+
+CORPUS = _setting_option("--corpus", name="corpus", type=click.Path(path_type=Path),
+                         help="Folder of articles (default: seeds/).")
+INDEX = _setting_option("--index", name="index", type=click.Path(path_type=Path),
+                        help="Index folder (default: .rag/).")
+EMBED_MODEL = _setting_option("--embed-model", name="embed_model",
+                              help="Sentence-transformers folder (default: packaged multilingual-e5-small).")
+LLM_MODEL = _setting_option("--llm-model", name="llm_model",
+                            help="GGUF file (default: packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M).")
+THREADS = _setting_option("--threads", name="n_threads", type=click.IntRange(*RANGES["n_threads"]),
+                          help="CPU threads for the LLM (default: physical cores).")
+EVERYTHING = (CORPUS, INDEX, EMBED_MODEL, LLM_MODEL, THREADS)
+
+
+def _options(*options):
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings.load(**{**ctx.meta.get("rag.settings", {}), **given})
+
+
+@click.group(epilog=EXAMPLES)
+@_options(*EVERYTHING)
 @click.version_option(package_name="rag")
-@click.pass_context
-def main(ctx, corpus, index, embed_model, llm_model, n_threads):
-    """Ask questions about a folder of news articles, offline, with verified citations."""
-    ctx.obj = {"corpus": corpus, "index": index, "embed_model": embed_model, "llm_model": llm_model,
-               "n_threads": n_threads}
+def main():
+    """Ask questions about a folder of news articles, offline, with verified citations.
+
+    Every command that reads articles takes --corpus, every command that reads or writes
+    an index takes --index (before or after the command name).
+    """
 
 
 @main.command()
+@_options(EMBED_MODEL, LLM_MODEL)
 @click.pass_context
 @_friendly
 def models(ctx):
@@ -76,16 +114,15 @@ def models(ctx):
 
 
 @main.command("index")
-@click.option("--corpus", type=click.Path(path_type=Path), help="Folder of articles.")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder.")
+@_options(CORPUS, INDEX, EMBED_MODEL)
 @click.pass_context
 @_friendly
-def index_cmd(ctx, corpus, index):
+def index_cmd(ctx):
     """(Re)build the index; unchanged articles are not re-embedded."""
     from . import storage
     from .pipeline import Pipeline
 
-    s = _settings(ctx).replace(corpus=corpus, index=index)
+    s = _settings(ctx)
     report = storage.build(s, Pipeline(s).embedder, progress=sys.stderr.isatty())
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -100,14 +137,14 @@ def index_cmd(ctx, corpus, index):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of articles.")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder.")
+@_options(INDEX)
 @click.pass_context
 @_friendly
-def articles(ctx, as_json, index):
+def articles(ctx, as_json):
     """List the indexed articles: title, date, source, passages (newest first)."""
     from .store import Store
 
-    rows = Store.load(_settings(ctx).replace(index=index).index).articles()
+    rows = Store.load(_settings(ctx).index).articles()
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -137,16 +174,16 @@ def feedback():
 
 
 @feedback.command("export")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder (where feedback.jsonl is).")
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
               help="Output file in the eval/qa.jsonl format ('-' for stdout).")
+@_options(INDEX)
 @click.pass_context
 @_friendly
-def feedback_export(ctx, index, out):
+def feedback_export(ctx, out):
     """Write the rated answers as eval cases: run them with `rag eval --qa FILE`."""
     from . import feedback as fb
 
-    s = _settings(ctx).replace(index=index)
+    s = _settings(ctx)
     entries = fb.load(s.index)
     if not entries:
         raise RagError(f"no feedback in '{s.index}': rate answers with 👍/👎 in the web chat first")
@@ -209,16 +246,16 @@ def _stream_to_terminal(pipe, question: str, lang: str | None):
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="JSONL file with one {\"question\", \"id\"?, ...} per line ('-' for stdin).")
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Answer language (default: the question's).")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder.")
+@_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def ask(ctx, question, as_json, batch, lang, index):
+def ask(ctx, question, as_json, batch, lang):
     """Answer QUESTION from the articles, citing them as [n]."""
     from .pipeline import Pipeline
 
     if (question is None) == (batch is None):
         raise RagError("give a QUESTION or --batch FILE (not both)")
-    pipe = Pipeline(_settings(ctx, lang=lang).replace(index=index))
+    pipe = Pipeline(_settings(ctx, lang=lang))
     if batch is None:
         if as_json:
             click.echo(json.dumps(pipe.ask(question).to_json(), ensure_ascii=False))
@@ -245,6 +282,7 @@ def ask(ctx, question, as_json, batch, lang, index):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Default answer language.")
+@_options(*EVERYTHING)
 @click.pass_context
 @_friendly
 def serve(ctx, host, port, lang):
@@ -258,6 +296,7 @@ def serve(ctx, host, port, lang):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0: the network).")
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--parallel", default=4, show_default=True, type=int, help="Requests answered at once (slots).")
+@_options(LLM_MODEL, THREADS)
 @click.pass_context
 @_friendly
 def llm_server(ctx, host, port, parallel):
@@ -276,6 +315,7 @@ def llm_server(ctx, host, port, parallel):
 @click.option("--ids", help="Comma-separated ids to run.")
 @click.option("--fresh", is_flag=True, help="Ignore cached answers.")
 @click.option("--retrieval-only", is_flag=True, help="Score retrieval only (fast: no answers generated).")
+@_options(*EVERYTHING)
 @click.pass_context
 @_friendly
 def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
@@ -303,6 +343,7 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 @click.option("--test", type=click.Path(path_type=Path, exists=True),
               help="Also score every gate variant on this test set's answers (from rag eval's cache in --test-out).")
 @click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True)
+@_options(*EVERYTHING)
 @click.pass_context
 @_friendly
 def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out):
@@ -322,6 +363,7 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @click.option("--retrieval", is_flag=True,
               help="Only vector search at --sizes: FAISS, and pgvector too when RAG_STORE is postgresql://… "
                    "(in a scratch table, dropped afterwards).")
+@_options(*EVERYTHING)
 @click.pass_context
 @_friendly
 def bench(ctx, out, repeats, sizes, concurrency, max_tokens, retrieval):

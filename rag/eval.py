@@ -97,10 +97,15 @@ def score_item(item: dict, answer: dict) -> dict:
 
 
 def _pct(values: list[float], q: float) -> float | None:
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    return round(values[min(len(values) - 1, int(q * len(values)))], 3)
+    """The ``q`` quantile (linear interpolation between the two nearest values).
+
+    >>> _pct([4.0, 1.0, None, 2.0, 3.0], 0.5), _pct([1.0, 2.0, 3.0, 4.0], 0.9), _pct([7.0], 0.9)
+    (2.5, 3.7, 7.0)
+    """
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return round(values[0], 3) if values else None
+    return round(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1], 3)
 
 
 def aggregate(rows: list[dict]) -> dict:

@@ -8,11 +8,12 @@ answer without a comment says nothing checkable and is left out (counted).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import time
 from pathlib import Path
+
+from filelock import FileLock
 
 from . import citations, grounding, language
 
@@ -34,8 +35,7 @@ def record(index_dir: Path, answer: dict, liked: bool, comment: str = "", settin
     }
     path = Path(index_dir) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)        # two browser tabs rating at once
+    with FileLock(path.with_name(FILE + ".lock")), open(path, "a", encoding="utf-8") as f:   # two tabs at once
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return entry
 

@@ -17,14 +17,18 @@ from functools import lru_cache
 import numpy as np
 
 _TOKEN = re.compile(r"\w+")
-_STOP = set("""
-a ai aie ait as au aux avec c ce ces cet cette d dans de des du elle elles en est et eu il ils j je l la le les
-leur leurs lui m ma mais me meme mes moi mon n ne nos notre nous on ont ou par pas pour qu que quel quelle
-quelles quels qui s sa se ses si son sur t ta te tes toi ton tu un une vos votre vous y ete etre sont combien
-comment quand pourquoi ou est-ce dont lors ainsi aussi plus tres
-a an and are as at be been by did do does for from had has have how i in is it its much many of on or
-that the their there these they this those to was were what when where which who whom why will with
-""".split())
+# Words bm25s's lists (made for documents) lack: question words, which every question has, and
+# the common French adverbs and determiners the hand list held ("le plus élevé" is not a term).
+_MORE_STOP_WORDS = ("combien comment quand pourquoi quel quelle quels quelles much many "
+                    "plus aussi ainsi tres si lors dont cet cette elles leurs etre")
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """French and English stop words of ``bm25s`` (accent-folded like the text), plus ``_MORE_STOP_WORDS``."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH
+
+    return frozenset(_fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN_PLUS, *_MORE_STOP_WORDS.split()))
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +43,8 @@ def _fold(text: str) -> str:
 
 
 def analyse(text: str) -> list[str]:
-    words = [w for w in _TOKEN.findall(_fold(text)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    stop = _stop_words()
+    words = [w for w in _TOKEN.findall(_fold(text)) if w not in stop and (len(w) > 1 or w.isdigit())]
     en, fr = _stemmers()
     return fr.stemWords(en.stemWords(words))
 

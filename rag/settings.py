@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Mapping, get_type_hints
 
 from .errors import RagError
+from .generation import BACKENDS
 
 
 def _default_cache() -> Path:
@@ -93,16 +94,19 @@ class Settings:
         return s
 
     def validate(self) -> None:
-        if self.lang not in ("auto", "fr", "en"):
-            raise RagError(f"language must be auto, fr or en, not {self.lang!r}")
-        if self.default_lang not in ("fr", "en"):
-            raise RagError(f"RAG_DEFAULT_LANG must be fr or en, not {self.default_lang!r}")
-        if not 1 <= self.max_sentences <= 20:
-            raise RagError(f"RAG_MAX_SENTENCES must be between 1 and 20 (one letter each), not {self.max_sentences}")
+        hints = get_type_hints(type(self))
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise RagError(f"RAG_{name.upper()}={value} is out of range: {_allowed(hints[name], name)}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise RagError(f"RAG_{name.upper()}={getattr(self, name)!r} is not allowed: {_allowed(str, name)}")
+        if self.candidates < self.top_k:
+            raise RagError(f"RAG_CANDIDATES={self.candidates} is below RAG_TOP_K={self.top_k}: "
+                           f"use at least as many candidates as passages shown")
         if not self.llm_url.startswith(("http://", "https://")):
-            raise RagError(f"RAG_LLM_URL must start with http:// or https://, not {self.llm_url!r}")
-        if self.top_k < 1 or self.candidates < self.top_k:
-            raise RagError("top_k must be >= 1 and candidates >= top_k")
+            raise RagError(f"RAG_LLM_URL={self.llm_url!r} is not allowed: use a URL starting with http:// or https://")
 
     @property
     def threads(self) -> int:
@@ -112,7 +116,52 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+# Allowed values, inclusive. Every numeric setting has a range (tests/test_settings.py checks it).
+RANGES: dict[str, tuple[float, float]] = {
+    "top_k": (1, 50),
+    "candidates": (1, 1000),
+    "min_score": (-1.0, 1.0),          # a cosine
+    "evidence_tokens": (16, 32768),
+    "max_sentences": (1, 20),          # one letter each
+    "llm_timeout": (0.1, 3600.0),      # seconds
+    "llm_retries": (0, 20),
+    "max_tokens": (1, 4096),
+    "n_ctx": (256, 131072),
+    "n_threads": (0, 1024),
+    "temperature": (0.0, 2.0),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "lang": ("auto", "fr", "en"),
+    "default_lang": ("fr", "en"),
+    "llm_backend": tuple(BACKENDS),
+}
+
+
+def _allowed(kind, name: str) -> str:
+    """The allowed values of setting ``name``, as a user reads them.
+
+    >>> _allowed(int, "top_k"), _allowed(float, "min_score"), _allowed(bool, "hybrid"), _allowed(str, "lang")
+    ('use an integer from 1 to 50', 'use a number from -1.0 to 1.0', 'use 1 or 0', 'use auto, fr or en')
+    """
+    if name in RANGES:
+        low, high = RANGES[name]
+        return f"use {'an integer' if kind is int else 'a number'} from {low} to {high}"
+    if kind is bool:
+        return "use 1 or 0"
+    if name in CHOICES:
+        *first, last = CHOICES[name]
+        return f"use {', '.join(first)} or {last}" if first else f"use {last}"
+    return "use a valid value"
+
+
 def _parse(name: str, kind, raw: str):
+    """A ``RAG_*`` value read as the setting's type; a bad one is a one-line error naming it.
+
+    >>> _parse("top_k", int, "abc")
+    Traceback (most recent call last):
+    ...
+    rag.errors.RagError: RAG_TOP_K='abc' is not valid: use an integer from 1 to 50
+    """
     try:
         if kind is bool:
             if raw.lower() in ("1", "true", "yes", "on"):
@@ -124,4 +173,4 @@ def _parse(name: str, kind, raw: str):
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError:
-        raise RagError(f"RAG_{name.upper()}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+        raise RagError(f"RAG_{name.upper()}={raw!r} is not valid: {_allowed(kind, name)}") from None

@@ -16,17 +16,16 @@ unchanged keeps its passages and vectors; only new or changed ones are embedded.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .chunking import CHUNKER_VERSION, Passage, split_passages
 from .corpus import Document, corpus_files, read_corpus
@@ -180,15 +179,10 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder) -> Store:
 
 
 # ---- writing -----------------------------------------------------------------------------
-@contextmanager
-def _build_lock(index_dir: Path):
+def _build_lock(index_dir: Path) -> FileLock:
+    """One build at a time per index folder; a second one fails at once rather than waiting."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RagError(f"another `rag index` is writing '{index_dir}': wait for it to finish") from None
-        yield
+    return FileLock(index_dir / ".lock", timeout=0)
 
 
 def _previous(index_dir: Path, embedder: Embedder) -> Store | None:
@@ -226,7 +220,11 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool 
     docs = corpus.docs
     report = BuildReport(warnings=corpus.warnings, formats=dict(sorted(corpus.formats.items())),
                          duplicates=find_copies(docs))
-    with _build_lock(index_dir):
+    try:
+        lock = _build_lock(index_dir).acquire()
+    except Timeout:
+        raise RagError(f"another `rag index` is writing '{index_dir}': wait for it to finish") from None
+    with lock:
         old = _previous(index_dir, embedder)
         plans = [_plan(doc, old, report) for doc in docs]
         if old:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -47,16 +51,24 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w{3,}", text.lower()))
 
 
+def closest_sentence(user: str) -> tuple[str, str]:
+    """(letter, text) of the lettered sentence of a prompt sharing most words with its question
+    (``("NONE", "")`` when there is none, as in the warm-up prompt)."""
+    question = _words(re.search(r"^Question: (.*)$", user, re.MULTILINE).group(1))
+    sentences = dict(re.findall(r"^\[([A-T])\] (.*)$", user, re.MULTILINE))
+    if not sentences:
+        return "NONE", ""
+    best = max(sentences, key=lambda k: len(question & _words(sentences[k])))
+    return best, sentences[best]
+
+
 def question_overlap(messages, prefix, labels):
     """Default label probabilities: a sure grade 2, and for the cite-first read the sentence
     sharing most words with the question (NONE unlikely)."""
     if prefix == GRADE_PREFIX:
         return {"0": 0.05, "1": 0.15, "2": 0.8}
-    user = messages[-1]["content"]
-    question = _words(re.search(r"^Question: (.*)$", user, re.MULTILINE).group(1))
-    sentences = dict(re.findall(r"^\[([A-T])\] (.*)$", user, re.MULTILINE))
-    best = max(sentences, key=lambda k: len(question & _words(sentences[k])))
-    return {label: (0.9 if label == f" {best}" else 0.1 / (len(labels) - 1)) for label in labels}
+    best, _ = closest_sentence(messages[-1]["content"])
+    return {label: (0.9 if label == f" {best}" else 0.1 / max(1, len(labels) - 1)) for label in labels}
 
 
 def sentence_with(text: str, grade: float = 2, none: float = 0.02):
@@ -110,6 +122,21 @@ TEST_GATE = GateModel(features=["p_none", "grade"], mean=[0.0, 1.0], scale=[1.0,
                       intercept=0.0, threshold=0.5)
 
 
+def kind_of(item) -> str:
+    """The kind of a test, as README.md's "Tests" table counts them (markers; unmarked = behaviour)."""
+    for marker in ("browser", "integration", "data"):
+        if item.get_closest_marker(marker):
+            return marker
+    return "doctest" if isinstance(item, pytest.DoctestItem) else "behaviour"
+
+
+def pytest_collection_finish(session):
+    """With RAG_TEST_KINDS=file, write {test id: kind} there (tests/test_readme.py counts them)."""
+    target = os.environ.get("RAG_TEST_KINDS")
+    if target:
+        Path(target).write_text(json.dumps({item.nodeid: kind_of(item) for item in session.items}))
+
+
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
@@ -137,6 +164,129 @@ def make_pipeline(tmp_path, corpus, fake_embedder):
     return make
 
 
+# ---- the `rag` command as a user types it ---------------------------------------------------
+def command_words(line: str, home: Path) -> tuple[dict, list[str]]:
+    """A command line as the shell reads it → (environment assignments, arguments after ``rag``).
+
+    >>> command_words('RAG_HYBRID=0 rag ask "Et à Pékin ?" --index ~/a  # comment', Path("/h"))
+    ({'RAG_HYBRID': '0'}, ['ask', 'Et à Pékin ?', '--index', '/h/a'])
+    """
+    words = shlex.split(line, comments=True)
+    env = {}
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    if words[:2] == ["/usr/bin/time", "-v"]:
+        words = words[2:]
+    assert words and Path(words[0]).name == "rag", f"not a rag command: {line}"
+    return env, [str(home / w[2:]) if w.startswith("~/") else w for w in words[1:]]
+
+
+def answer_from_evidence(messages) -> str:
+    """The fake model of the CLI sessions: the first figure of the sentence it cites (the one
+    ``question_overlap`` picks), in the language it is asked for ("Les articles ne le disent pas."
+    when that sentence has none); a follow-up is "rewritten" as itself."""
+    prompt = messages[-1]["content"]
+    follow_up = re.search(r"^Follow-up: (.*)$", prompt, re.MULTILINE)
+    if follow_up:
+        return follow_up.group(1)
+    english = "Answer language: English" in prompt
+    figure = re.search(r"\d+(?:[ ,.]\d+)*", closest_sentence(prompt)[1])
+    if figure:
+        return f"The articles give {figure.group()}." if english else f"Les articles donnent {figure.group()}."
+    return "The articles don't say." if english else "Les articles ne le disent pas."
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """Every ``Pipeline`` built during the test (by the CLI, the web chat) gets the fake embedder,
+    a fake model answering with ``answer_from_evidence`` and ``TEST_GATE``; returns the pipelines made."""
+    from rag.pipeline import Pipeline
+
+    made = []
+    original = Pipeline.__init__
+
+    def init(self, settings, *args, **kwargs):
+        kwargs.setdefault("embedder", FakeEmbedder())
+        kwargs.setdefault("generator", FakeGenerator(answer_from_evidence))
+        kwargs.setdefault("gate_model", TEST_GATE)
+        original(self, settings, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Pipeline, "__init__", init)
+    return made
+
+
+@pytest.fixture(scope="session")
+def news_folder(tmp_path_factory):
+    """A folder of news in every format (tests/fixtures_news.py), written once; copy it to change it."""
+    from fixtures_news import write_news_folder
+
+    return write_news_folder(tmp_path_factory.mktemp("news-template") / "news")
+
+
+@pytest.fixture
+def user(tmp_path, monkeypatch, news_folder):
+    """A user's machine: a checkout (the working directory, with seeds/, eval/qa.jsonl and
+    eval/calibration.jsonl), a home folder with ~/my-articles (the seeds) and ~/news (every
+    format), no RAG_* variables set, and the gate ``rag calibrate`` writes kept out of rag/."""
+    home, project = tmp_path / "home", tmp_path / "project"
+    shutil.copytree(SEEDS, home / "my-articles")
+    shutil.copytree(news_folder, home / "news")
+    shutil.copytree(SEEDS, project / "seeds")
+    (project / "eval").mkdir()
+    for name in ("qa.jsonl", "calibration.jsonl"):
+        shutil.copy(ROOT / "eval" / name, project / "eval" / name)
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr("rag.gate.MODEL_FILE", project / "gate.json")
+    monkeypatch.chdir(project)
+    return home
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """``rag serve`` without a real server: records each launch's options and returns at once."""
+    import gradio as gr
+
+    from rag import app
+
+    launched: list[dict] = []
+    monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    return launched
+
+
+@pytest.fixture
+def rag(user, fake_models):
+    """Run a ``rag …`` command line in-process (click's CliRunner) with the fake models.
+
+    RAG_MIN_SCORE is 0 because the fake embedder's cosines are not e5's; stdout and
+    stderr are kept apart (``result.stdout``, ``result.stderr``).
+    """
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    def run(line: str, input: str | None = None):
+        env, args = command_words(line, user)
+        return CliRunner().invoke(main, args, input=input, env={"RAG_MIN_SCORE": "0", **env},
+                                  catch_exceptions=False)
+
+    return run
+
+
+def assert_cited_spans_are_source_text(answer, folder: Path = SEEDS) -> None:
+    """An answer cites something, every citation is its article's text at its offsets, and its
+    marker is in the answer."""
+    assert answer.citations, answer
+    for c in answer.citations:
+        assert (folder / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
+        assert f"[{c['n']}]" in answer.answer
+
+
 # ---- the real default models (integration tests) -------------------------------------------
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory):
@@ -154,77 +304,69 @@ def real_pipeline(real_index):
     return pipe
 
 
-# ---- a scripted pipeline for the web chat (tests/test_app.py) ------------------------------
-ZHEJIANG = ("La province du Zhejiang a établi une association industrielle des métavers.\n"
-            "L'association compte déjà 91 entreprises membres, dont Alibaba et NetEase. "
-            "Elle vise 200 membres d'ici 2025.\n")
+@pytest.fixture(scope="session")
+def real_project(tmp_path_factory):
+    """A checkout for the real ``rag`` command: seeds/ (the index .rag/ appears there on first use)."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(SEEDS, project / "seeds")
+    return project
 
 
-def evidence_in(doc_id: str, text: str, snippet: str, n: int = 1, score: float = 0.9):
-    """An Evidence for ``snippet`` at its real offsets in ``text``."""
-    from rag.evidence import Evidence
-
-    start = text.index(snippet)
-    return Evidence(n, doc_id, f"{doc_id}#0", start, start + len(snippet), snippet, score)
-
-
-class FakeChatPipeline:
-    """Yields scripted ``ask_stream`` events and records every call.
-
-    ``script(question, history, lang)`` returns the list of events (or raises);
-    ``docs`` maps document ids to ``rag.corpus.Document``.
-    """
-
-    def __init__(self, script, docs: dict | None = None, lang: str = "auto"):
-        from types import SimpleNamespace
-
-        from rag.corpus import Document
-
-        self.script = script
-        self.calls: list[dict] = []
-        self.closed = 0
-        docs = docs if docs is not None else {"zj.txt": ZHEJIANG}
-        self.store = SimpleNamespace(docs={k: Document(k, v, "0") for k, v in docs.items()})
-        self.settings = SimpleNamespace(lang=lang)
-
-    def warm_up(self):
-        pass
-
-    def ask_stream(self, question, history=None, lang=None, scope=None):
-        self.calls.append({"question": question, "history": history, "lang": lang, "scope": scope})
-        try:
-            yield from self.script(question, history, lang)
-        finally:
-            self.closed += 1
-
-
-def scripted_answer(question="Combien d'entreprises ?", answer="L'association compte 91 entreprises [1].",
-                    tokens=None, refused=False, query=None, doc_id="zj.txt", text=ZHEJIANG,
-                    snippet="L'association compte déjà 91 entreprises membres, dont Alibaba et NetEase.",
-                    restart_after: int = 0, lang="fr"):
-    """The events of one ordinary answer: Status, Retrieved, Status, Token..., Done."""
-    from rag.pipeline import Answer, Done, Restart, Retrieved, Status, Token
-
-    ev = evidence_in(doc_id, text, snippet)
-    tokens = tokens if tokens is not None else re.findall(r"\S+\s*", answer)
-    events = [Status("Recherche dans les articles…"),
-              Retrieved(query or question, lang, [{"doc": doc_id, "passage_id": ev.passage_id, "score": 0.9,
-                                                   "text": text}], [ev], 0.12),
-              Status("Lecture de 1 passage(s)…")]
-    if restart_after:
-        events += [Token("The association has ")] * restart_after + [Restart("answer not in fr")]
-    events += [Token(t) for t in tokens]
-    events.append(Done(Answer(question=question, lang=lang, answer=answer, refused=refused,
-                              citations=[] if refused else [ev.to_dict()], passages=[], prompt_tokens=10,
-                              timings={"retrieve_s": 0.12, "first_token_s": 0.5, "total_s": 1.5},
-                              query=query or question)))
-    return events
+@pytest.fixture(scope="session")
+def real_home(tmp_path_factory, news_folder):
+    """What ``~/`` means in the real command lines: a folder with ~/news (every format). HOME itself
+    is left alone, so the prepared models in ~/.cache/rag are found."""
+    home = tmp_path_factory.mktemp("home")
+    shutil.copytree(news_folder, home / "news")
+    return home
 
 
 @pytest.fixture
-def chat_pipeline():
-    """A FakeChatPipeline answering every question with ``scripted_answer``."""
-    return FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q))
+def rag_real(real_project, real_home):
+    """Run a ``rag …`` command line as a separate process (the installed ``rag``), real models.
+
+    ``replace`` fills the line's placeholders (``{"/path/to/model.gguf": "…"}``), ``env`` adds
+    variables; ``offline`` runs it in a network namespace with no interface at all (``unshare -rn``).
+    """
+    def run(line: str, replace: dict | None = None, env: dict | None = None, input: str | None = None,
+            offline: bool = False, timeout: int = 900) -> subprocess.CompletedProcess:
+        for placeholder, value in (replace or {}).items():
+            line = line.replace(placeholder, value)
+        assigned, args = command_words(line, real_home)
+        script = Path(sys.executable).with_name("rag")
+        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "rag.cli"]
+        cmd = (["unshare", "-rn"] if offline else []) + cmd + args
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+        # This checkout's rag, whichever checkout the installed script was made for.
+        path = os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p)
+        return subprocess.run(cmd, cwd=real_project, env={**clean, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path,
+                                                          **(env or {}), **assigned},
+                              input=input,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+def can_cut_the_network() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "-rn", "true"], capture_output=True).returncode == 0
+
+
+# ---- the web chat as a browser loads it ---------------------------------------------------
+def page_config(pipeline) -> dict:
+    """What a browser loads first: Gradio's ``/config`` (components, their props, the events
+    wired), served on a free loopback port by the web chat built on ``pipeline``."""
+    import urllib.request
+
+    from rag import app
+
+    demo = app.build_app(pipeline)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    try:
+        with urllib.request.urlopen(demo.local_url + "config", timeout=10) as r:
+            return json.load(r)
+    finally:
+        demo.close()
 
 
 # ---- real servers started by the tests (integration; need the .[server] extra) -------------

@@ -1,21 +1,24 @@
-"""The web chat's event handling and HTML rendering, against a scripted pipeline (fast)."""
+"""The web chat's event handling and HTML rendering, on a real ``Pipeline`` with the fake models
+over the seeds (fast). Assertions are on what the page shows: the chat bubbles, the status
+line and the sources panel."""
 
 from __future__ import annotations
 
-import os
+import html
 import re
 
 import gradio as gr
 import pytest
-from conftest import FakeChatPipeline, scripted_answer
+
+from conftest import FakeGenerator, page_config
 
 from rag import app
 from rag.corpus import Document
-from rag.errors import RagError
-from rag.pipeline import Answer, Done, Retrieved, Status
 
-QUESTION = "Combien d'entreprises ?"
-XSS = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2">'
+QUESTION = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
+ANSWER = "Au total, 91 entreprises ont rejoint l'association."   # the model's reply; the app cites it
+ZHEJIANG = "000_00be9f381121e8cb.txt"
+XSS = '<script>window.__xss=true</script> <img src=x onerror="window.__xss=true">'
 
 
 def run(pipeline, question=QUESTION, chat=None, history=None, lang="auto"):
@@ -31,90 +34,98 @@ def bot(step) -> str:
 
 def text_of(fragment: str) -> str:
     """What a browser shows for an HTML fragment: tags dropped, entities decoded."""
-    import html
-
     return html.unescape(re.sub(r"<[^>]+>", "", fragment))
 
 
+def sources_of(step) -> str:
+    return step[2] if isinstance(step[2], str) else ""
+
+
+def cited(step) -> int:
+    """The number of the source the final answer cites (a link to its card)."""
+    return int(re.search(r'<a href="#src-(\d+)" class="cite">\[\1\]</a>', bot(step)).group(1))
+
+
+@pytest.fixture
+def pipe(make_pipeline):
+    return make_pipeline(ANSWER)
+
+
 # ---- streaming ------------------------------------------------------------------------------
-def test_answer_streams_in_growing_pieces(chat_pipeline):
-    steps = run(chat_pipeline)
+def test_answer_streams_in_growing_pieces(pipe):
+    steps = run(pipe)
     partial = [bot(s) for s in steps if bot(s).endswith(app.CURSOR)]
     assert len(partial) >= 4
     lengths = [len(text_of(p)) for p in partial]
-    assert lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
+    assert lengths == sorted(lengths) and len(set(lengths)) >= 4
     final = bot(steps[-1])
     assert not final.endswith(app.CURSOR)
-    assert '<a href="#src-1" class="cite">[1]</a>' in final and "91 entreprises" in text_of(final)
+    n = cited(steps[-1])
+    assert f'<a href="#src-{n}" class="cite">[{n}]</a>' in final and "91 entreprises" in text_of(final)
 
 
-def test_sources_are_shown_before_the_first_token(chat_pipeline):
-    steps = run(chat_pipeline)
+def test_sources_are_shown_before_the_first_token(pipe, corpus):
+    steps = run(pipe)
     assert not bot(steps[0])                                    # no empty bubble while searching
     first_token = next(i for i, s in enumerate(steps) if bot(s))
-    shown = [i for i, s in enumerate(steps) if isinstance(s[2], str) and 'id="src-1"' in s[2]]
+    shown = [i for i, s in enumerate(steps) if f'id="src-{cited(steps[-1])}"' in sources_of(s)]
     assert shown and shown[0] < first_token
-    assert "91 entreprises" in text_of(steps[shown[0]][2])
-    assert "La province du Zhejiang" in steps[shown[0]][2]       # the article title
+    title = (corpus / ZHEJIANG).read_text(encoding="utf-8").splitlines()[0]
+    assert "91 entreprises" in text_of(sources_of(steps[shown[0]]))
+    assert html.escape(title[:60]) in sources_of(steps[shown[0]])          # the article's title
 
 
-def test_status_line_follows_the_pipeline_and_shows_the_rewritten_query():
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, query="Combien d'entreprises au Zhejiang ?"))
+def test_status_line_follows_the_answer(pipe):
     steps = run(pipe)
     statuses = [text_of(s[1]) for s in steps]
     assert any("Recherche dans les articles" in s for s in statuses)
-    assert any("Lecture de 1 passage(s)" in s for s in statuses)
-    assert "Combien d'entreprises au Zhejiang ?" in statuses[-1]
-    assert "Répondu en 1.5 s" in statuses[-1]
-    plain = run(FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q)))
-    assert "Recherche effectuée pour" not in plain[-1][1]     # the question itself is not repeated
+    assert re.search(r"Répondu en \d+\.\d s \(sources après \d+\.\d s\)", statuses[-1])
+    assert "Recherche effectuée pour" not in statuses[-1]       # the question itself is not repeated
 
 
-def test_final_sources_highlight_the_cited_span_and_hold_the_whole_article(chat_pipeline):
-    sources = run(chat_pipeline)[-1][2]
-    assert "<mark>L&#x27;association compte déjà 91 entreprises membres" in sources
-    assert '<details class="article">' in sources and '<mark id="art-1">' in sources
-    assert "Elle vise 200 membres" in sources                    # the rest of the article is there
-    assert "zj.txt" in sources and 'id="src-1"' in sources
-
-
-def test_refusal_has_its_own_look():
-    refusal = "Les articles ne le disent pas : je n'ai trouvé aucun passage qui réponde à cette question."
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, answer=refusal, refused=True, tokens=[]))
+def test_final_sources_highlight_the_cited_span_and_hold_the_whole_article(pipe, corpus):
     last = run(pipe)[-1]
+    sources, n = sources_of(last), cited(last)
+    card = re.search(rf'<div class="src-card cited" id="src-{n}">.*?<mark>(.*?)</mark>', sources, re.DOTALL)
+    assert card and "91 entreprises" in html.unescape(card.group(1))
+    article = (corpus / ZHEJIANG).read_text(encoding="utf-8")
+    assert '<details class="article">' in sources and f'<mark id="art-{n}">' in sources
+    assert html.escape(article.strip().splitlines()[-1][-80:]) in sources   # the rest of the article is there
+    assert ZHEJIANG in sources
+
+
+def test_refusal_has_its_own_look(make_pipeline):
+    last = run(make_pipeline("Les articles ne mentionnent pas ce chiffre."))[-1]
     assert 'class="refusal"' in bot(last) and "Les articles ne le disent pas" in text_of(bot(last))
-    assert 'class="banner refused"' in last[2]
+    assert 'class="banner refused"' in sources_of(last) and "Passages les plus proches" in text_of(sources_of(last))
     assert "refused" in last[1] and "Pas de réponse" in text_of(last[1])
     assert "<a " not in bot(last)
 
 
-def test_restart_discards_the_streamed_text():
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, restart_after=3))
-    steps = run(pipe)
+def test_answer_in_the_wrong_language_is_replaced_in_the_chat(make_pipeline):
+    replies = iter(["In total, 91 companies joined the association.", ANSWER])
+    steps = run(make_pipeline(lambda messages: next(replies)))
     restart = next(i for i, s in enumerate(steps) if "bonne langue" in s[1])
     assert bot(steps[restart]) == ""
-    assert "The association" in bot(steps[restart - 1])
-    assert all("The association" not in bot(s) for s in steps[restart:])
+    assert "91 companies" in text_of(bot(steps[restart - 1]))
+    assert all("companies" not in bot(s) for s in steps[restart:])
     assert "91 entreprises" in text_of(bot(steps[-1]))
 
 
 # ---- data, never markup -----------------------------------------------------------------------
-def test_passages_titles_and_questions_are_escaped():
-    text = f"{XSS} titre\nLe texte dit {XSS} et 91 entreprises.\n"
-    snippet = f"Le texte dit {XSS} et 91 entreprises."
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, answer=f"{XSS} 91 [1]", doc_id="x<b>.txt",
-                                                               text=text, snippet=snippet),
-                            docs={"x<b>.txt": text})
-    question = f"Quoi ? {XSS}"
-    steps = run(pipe, question=question)
+def test_passages_titles_and_questions_are_escaped(make_pipeline, corpus):
+    (corpus / "x<b>.txt").write_text(f"Lyon {XSS} titre\nLe musée de Lyon {XSS} expose 37 automates anciens.\n",
+                                     encoding="utf-8")
+    pipe = make_pipeline(f"{XSS} Le musée de Lyon expose 37 automates.")
+    steps = run(pipe, question=f"Combien d'automates le musée de Lyon expose-t-il ? {XSS}")
     for chat, status, sources, *_ in steps:
         for fragment in [m["content"] for m in chat] + [status] + ([sources] if isinstance(sources, str) else []):
             assert "<script" not in fragment and "<img" not in fragment and "<b>" not in fragment
-    sources = steps[-1][2]
-    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in sources          # the title and the snippet
+    sources = sources_of(steps[-1])
+    assert "&lt;script&gt;window.__xss=true&lt;/script&gt;" in sources         # the title and the snippet
     assert "x&lt;b&gt;.txt" in sources
     assert "<script>" in text_of(steps[-1][0][0]["content"])                    # the question, shown as text
-    assert "<script>" in text_of(bot(steps[-1]))
+    assert "<script>" in text_of(bot(steps[-1])) and "37 automates" in text_of(bot(steps[-1]))
 
 
 def test_markdown_and_latex_in_data_render_literally():
@@ -143,55 +154,90 @@ def test_card_finds_the_snippet_when_offsets_are_off():
 
 
 # ---- conversation ----------------------------------------------------------------------------
-def test_follow_ups_receive_the_previous_turns_as_text(chat_pipeline):
-    first = run(chat_pipeline)[-1]
+def test_follow_ups_are_answered_in_the_conversation(make_pipeline):
+    def reply(messages):
+        if "Standalone question" in messages[-1]["content"]:
+            return "Combien de membres l'association du métavers du Zhejiang vise-t-elle ?"
+        return "L'association vise 200 membres." if "vise" in messages[-1]["content"] else ANSWER
+
+    pipe = make_pipeline(reply)
+    first = run(pipe)[-1]
     chat, history = first[0], first[3]
     assert history == [{"role": "user", "content": QUESTION},
-                       {"role": "assistant", "content": "L'association compte 91 entreprises [1]."}]
-    run(chat_pipeline, question="Et Alibaba ?", chat=chat, history=history, lang="fr")
-    call = chat_pipeline.calls[-1]
-    assert call == {"question": "Et Alibaba ?", "history": history, "lang": "fr", "scope": None}
+                       {"role": "assistant", "content": ANSWER.replace(".", f" [{cited(first)}].")}]
+    second = run(pipe, question="Et combien de membres vise-t-elle ?", chat=chat, history=history, lang="fr")[-1]
+    assert [m["role"] for m in second[0]] == ["user", "assistant", "user", "assistant"]
+    assert "200 membres" in text_of(bot(second))
+    assert "Recherche effectuée pour : Combien de membres l'association" in text_of(second[1])
+    assert len(second[3]) == 4
 
 
-def test_pipeline_errors_are_one_line_in_the_chat():
-    def boom(q, h, lang):
-        yield Status("Recherche…")
-        raise RagError("the index in '.rag/' was built with another model:\nrun rag index")
-
-    last = run(FakeChatPipeline(boom))[-1]
+def test_pipeline_errors_are_one_line_in_the_chat(make_pipeline, tmp_path, fake_embedder):
+    make_pipeline().ask(QUESTION)                  # the index, built with the fake embedder
+    fake_embedder.model_id = "another-model"      # as if RAG_EMBED_MODEL changed since
+    last = run(make_pipeline())[-1]
     assert 'class="error"' in bot(last) and "\n" not in bot(last)
-    assert "run rag index" in text_of(bot(last)) and "Traceback" not in bot(last)
+    assert "run \\`rag index\\` to re\\-embed" in bot(last) and "Traceback" not in bot(last)
     assert "error" in last[1]
 
 
-def test_unexpected_errors_show_no_traceback(capsys):
-    def boom(q, h, lang):
+class BrokenGenerator(FakeGenerator):
+    def stream(self, messages, max_tokens, prefix=""):
         raise ValueError("secret internals")
-        yield
 
-    last = run(FakeChatPipeline(boom))[-1]
+
+def test_unexpected_errors_show_no_traceback(make_pipeline, capsys):
+    pipe = make_pipeline()
+    pipe._generator = BrokenGenerator()
+    last = run(pipe)[-1]
     assert "ValueError" in bot(last) and "secret internals" not in bot(last)
     assert "secret internals" in capsys.readouterr().err
 
 
-def test_stopping_closes_the_stream_and_marks_the_answer(chat_pipeline):
+class WatchedGenerator(FakeGenerator):
+    """Records whether the model was still generating when the reader went away."""
+
+    def __init__(self, reply):
+        super().__init__(reply)
+        self.stopped_early = 0
+
+    def stream(self, messages, max_tokens, prefix=""):
+        response = super().stream(messages, max_tokens, prefix)
+        pieces = response._pieces
+
+        def watched():
+            done = False
+            try:
+                yield from pieces
+                done = True
+            finally:
+                self.stopped_early += not done
+        response._pieces = watched()
+        return response
+
+
+def test_stopping_stops_the_model_and_marks_the_answer(make_pipeline):
+    pipe = make_pipeline()
+    pipe._generator = WatchedGenerator(ANSWER)
     chat, *_ = app.add_question(QUESTION, [], "en")
-    turn = app.answer_turn(chat_pipeline, QUESTION, chat, [], "en")
-    steps = [next(turn) for _ in range(5)]
+    turn = app.answer_turn(pipe, QUESTION, chat, [], "en")
+    steps = [step for step, _ in zip(turn, range(6))]
+    assert bot(steps[-1]).endswith(app.CURSOR)
     turn.close()
-    assert chat_pipeline.closed == 1
+    assert pipe.generator.stopped_early == 1
     chat, status = app.stop_turn(steps[-1][0], "en")
     assert chat[-1]["content"].endswith("*\\(stopped\\)*") and app.CURSOR not in chat[-1]["content"]
     assert "Stopped." in status
     parts = [{"role": "assistant", "content": [{"type": "text", "text": "91 entreprises" + app.CURSOR}]}]
     assert app.stop_turn(parts, "fr")[0][-1]["content"] == "91 entreprises *\\(arrêté\\)*"
+    assert "91 entreprises" in run(pipe)[-1][0][-1]["content"]   # the next question is answered
 
 
-def test_empty_questions_are_ignored(chat_pipeline):
+def test_empty_questions_are_ignored(pipe):
     chat, box, status, pending = app.add_question("   ", [], "auto")
     assert chat == [] and pending == ""
-    assert list(app.answer_turn(chat_pipeline, pending, chat, [], "auto")) == []
-    assert chat_pipeline.calls == []
+    assert list(app.answer_turn(pipe, pending, chat, [], "auto")) == []
+    assert pipe.generator.prompts == []
 
 
 def test_question_is_shown_at_once_with_a_waiting_status():
@@ -214,34 +260,18 @@ def test_labels_follow_the_language_setting():
     assert "Questions sur les articles" in header and sources == "<div>kept</div>"
 
 
-def test_build_app_wires_a_serialised_streaming_chat(chat_pipeline):
-    demo = app.build_app(chat_pipeline)
-    assert isinstance(demo, gr.Blocks) and demo.analytics_enabled is False
-    fns = list(demo.fns.values())
-    generate = [f for f in fns if getattr(f.fn, "__name__", "") == "generate"]
-    assert generate and all(f.concurrency_limit == 1 and f.queue for f in generate)
-    assert len({f.concurrency_id for f in generate}) == 1
-    cancelled = {i for f in fns for i in (f.cancels or [])}     # Stop and New conversation cancel them
-    assert {f._id for f in generate} <= cancelled
-    chatbots = [b for b in demo.blocks.values() if isinstance(b, gr.Chatbot)]
-    assert chatbots and chatbots[0].sanitize_html
+def test_weak_evidence_is_refused_with_the_closest_passages(make_pipeline):
+    pipe = make_pipeline(ANSWER, min_score=0.99)
+    steps = run(pipe, question="Quelle est la population de Fuzhou ?")
+    assert "Passages trouvés" in text_of(sources_of(steps[1]))
+    last = steps[-1]
+    assert 'class="banner refused"' in sources_of(last) and 'class="src-card other"' in sources_of(last)
+    assert pipe.generator.prompts == []
 
 
-def test_default_language_comes_from_the_settings():
-    demo = app.build_app(FakeChatPipeline(lambda q, h, lang: [], lang="en"))
-    radio = next(b for b in demo.blocks.values() if isinstance(b, gr.Radio))
-    assert radio.value == "en"
-
-
-def test_no_evidence_says_so():
-    def nothing(q, h, lang):
-        yield Retrieved(q, "fr", [], [], 0.1)
-        yield Done(Answer(question=q, lang="fr", answer="Les articles ne le disent pas.", refused=True,
-                          citations=[], passages=[], timings={"total_s": 0.2}, prompt_tokens=0))
-
-    steps = run(FakeChatPipeline(nothing))
-    assert "Aucun passage" in steps[0][2]
-    assert 'class="banner refused"' in steps[-1][2] and "src-card" not in steps[-1][2]
+def test_no_passage_at_all_says_so():
+    assert "Aucun passage" in text_of(app.evidence_html([], {}, "fr"))
+    assert "No passage" in text_of(app.evidence_html([], {}, "en"))
 
 
 @pytest.mark.parametrize("setting,browser,ui", [("auto", "", "fr"), ("fr", "en-US", "fr"), ("en", "fr-FR", "en"),
@@ -251,69 +281,69 @@ def test_ui_language_is_the_setting_else_the_browsers(setting, browser, ui):
     assert app.ui_lang(setting, browser) == ui
 
 
-def test_one_interface_language_whatever_the_answer_language():
-    # Issue 13: an English answer no longer switches the sources panel to English under a French page.
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q, answer="91 companies [1].", lang="en"))
-    last = run(pipe, question="How many companies?", lang="auto")[-1]
+def test_one_interface_language_whatever_the_answer_language(make_pipeline):
+    # An English answer does not switch the sources panel to English under a French page.
+    pipe = make_pipeline("In total, 91 companies joined the Zhejiang metaverse association.")
+    question = "How many companies joined the Zhejiang metaverse association?"
+    last = run(pipe, question=question, lang="auto")[-1]
     assert "Répondu en" in last[1] and "Sources citées" in last[2] and "Voir l'article entier" in text_of(last[2])
-    chat, *_ = app.add_question("How many companies?", [], "auto", "en-US")
-    last = list(app.answer_turn(pipe, "How many companies?", chat, [], "auto", "en-US"))[-1]
+    chat, *_ = app.add_question(question, [], "auto", "en-US")
+    last = list(app.answer_turn(pipe, question, chat, [], "auto", "en-US"))[-1]
     assert "Answered in" in last[1] and "Cited sources" in last[2] and "Open the whole article" in last[2]
 
 
 # ---- serve -----------------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
-def fake_launch(monkeypatch):
-    """serve() with a scripted pipeline and no real server: records what happens, in order."""
-    import rag.pipeline
-
-    events: list = []
-
-    class Pipe(FakeChatPipeline):
-        def __init__(self, settings):
-            super().__init__(lambda q, h, lang: [], lang=settings.lang)
-
-        def warm_up(self):
-            events.append("warm_up")
+def launches(monkeypatch, fake_models):
+    """serve() with the fake models and no blocking server: records each launch's options."""
+    launched: list[dict] = []
 
     def launch(self, **kwargs):
-        events.append(("launch", kwargs))
+        pipe = fake_models[-1]
+        launched.append({**kwargs, "index ready": (pipe.settings.index / "CURRENT").exists()})
 
-    monkeypatch.setattr(rag.pipeline, "Pipeline", Pipe)
     monkeypatch.setattr(gr.Blocks, "launch", launch)
-    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: events.append("block"))
-    monkeypatch.setattr(gr.Blocks, "close", lambda self: events.append("close"))
-    return events
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    return launched
 
 
-def test_serve_loads_the_models_before_listening(fake_launch, capsys):
+def test_serve_loads_the_models_before_listening(launches, tmp_path, corpus, capsys):
     from rag.settings import Settings
 
-    app.serve(Settings.load(env={}), host="127.0.0.1", port=7999)
-    assert [e if isinstance(e, str) else e[0] for e in fake_launch] == ["warm_up", "launch", "block", "close"]
-    kwargs = fake_launch[1][1]
-    assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
+    port = free_port()
+    app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), host="127.0.0.1", port=port)
+    assert len(launches) == 1 and launches[0]["index ready"]
+    kwargs = launches[0]
+    assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == port
     assert kwargs["share"] is False and kwargs["inbrowser"] is False and kwargs["show_error"] is False
     assert kwargs["enable_monitoring"] is False and kwargs["mcp_server"] is False
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
-    out = capsys.readouterr().out
-    assert out.index("loading models…") < out.index("ready on http://127.0.0.1:7999")
+    assert capsys.readouterr().out == f"loading models…\nready on http://127.0.0.1:{port}\n"
 
 
-def test_serve_says_when_the_port_is_taken(fake_launch, monkeypatch):
+def test_serve_says_when_the_port_is_taken(launches, monkeypatch, tmp_path, corpus):
+    from rag.errors import RagError
     from rag.settings import Settings
 
     def busy(self, **kwargs):
-        raise OSError("Cannot find empty port in range: 7999-7999.")
+        raise OSError("Cannot find empty port in range: 7860-7860.")
 
     monkeypatch.setattr(gr.Blocks, "launch", busy)
     with pytest.raises(RagError, match="--port"):
-        app.serve(Settings.load(env={}), port=7999)
+        app.serve(Settings.load(env={}, corpus=corpus, index=tmp_path / "index"), port=free_port())
 
 
-def test_serve_checks_the_port_before_loading_the_models(fake_launch):
+def test_serve_checks_the_port_before_loading_the_models(launches, fake_models):
     import socket
 
+    from rag.errors import RagError
     from rag.settings import Settings
 
     with socket.socket() as taken:
@@ -321,4 +351,15 @@ def test_serve_checks_the_port_before_loading_the_models(fake_launch):
         taken.listen()
         with pytest.raises(RagError, match="--port"):
             app.serve(Settings.load(env={}), port=taken.getsockname()[1])
-    assert fake_launch == []
+    assert launches == [] and fake_models == []
+
+
+@pytest.mark.parametrize("lang, title, radio", [("en", "Questions about the articles", "en"),
+                                                ("auto", "Questions sur les articles", "auto")])
+def test_page_opens_in_the_configured_language(make_pipeline, lang, title, radio):
+    """The page a browser loads (Gradio's /config): header and language choice from RAG_LANG."""
+    config = page_config(make_pipeline(lang=lang))
+    values = [c.get("props", {}).get("value") for c in config["components"]]
+    assert any(isinstance(v, str) and v.startswith(f"## {title}") for v in values)
+    radios = [c["props"]["value"] for c in config["components"] if c.get("type") == "radio"]
+    assert radios == [radio]

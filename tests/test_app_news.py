@@ -1,14 +1,16 @@
 """The web chat's news features (issue 13), fast: sources with title/date/source, the corpus
-panel (search, restrict, upload, remove), 👍/👎 with comments, Markdown copy, one language."""
+panel (search, restrict, upload, remove), 👍/👎 with comments, Markdown copy, one language.
+The chat consumes a real ``Pipeline`` with the fake models over the seeds."""
 
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import gradio as gr
 import pytest
-from conftest import TEST_GATE, ZHEJIANG, FakeChatPipeline, FakeGenerator, scripted_answer
+from conftest import TEST_GATE, FakeGenerator, page_config
 from fixtures_news import HTML, write_pdf
 
 from rag import app, feedback
@@ -22,38 +24,56 @@ def run(pipe, question="Combien d'entreprises ?", lang="fr", browser="", **kw):
     return list(app.answer_turn(pipe, question, chat, [], lang, browser, **kw))
 
 
-def described(pipe, meta):
-    pipe.store.describe = lambda doc_id, start=None: meta
-    return pipe
+ZHEJIANG = "000_00be9f381121e8cb.txt"
+QUESTION = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
 
-def test_sources_show_title_date_source_page_and_copies(chat_pipeline):
+@pytest.fixture
+def pipe(make_pipeline):
+    return make_pipeline("91 entreprises ont rejoint l'association.")
+
+
+def cards(sources: str) -> list[str]:
+    """The article id of each source card shown."""
+    return re.findall(r'<div class="src-card[^"]*" id="src-\d+">.*?<div class="src-doc">([^<]+)<', sources, re.DOTALL)
+
+
+def test_sources_show_title_date_source_page_and_copies(pipe, corpus):
     meta = {"title": "x", "date": "2024-04-12", "source": "Xinhua <b>", "page": 2, "also": ["Le Monde", "Reuters"]}
-    sources = run(described(chat_pipeline, meta))[-1][2]
+    pipe.store.describe = lambda doc_id, start=None: meta        # as a dated PDF page with two wire copies
+    sources = run(pipe, QUESTION)[-1][2]
     assert '<div class="src-meta"><span class="src-date">2024-04-12</span> · <span class="src-source">Xinhua &lt;b&gt;' \
            '</span> · p. 2 · <span class="src-also">aussi publié par Le Monde, Reuters</span></div>' in sources
-    assert "La province du Zhejiang a établi" in sources          # the title
+    title = (corpus / ZHEJIANG).read_text(encoding="utf-8").splitlines()[0]
+    assert app.html.escape(title[:60]) in sources                   # the article's title
 
 
-def test_undated_sources_say_so_in_the_interface_language(chat_pipeline):
-    assert "date unknown" in run(chat_pipeline, lang="en")[-1][2]
-    assert "date inconnue" in run(chat_pipeline, lang="fr")[-1][2]
+def test_undated_sources_say_so_in_the_interface_language(pipe):
+    assert "date unknown" in run(pipe, QUESTION, lang="en")[-1][2]
+    assert "date inconnue" in run(pipe, QUESTION, lang="fr")[-1][2]
 
 
-def test_questions_can_be_restricted_to_articles_and_dates(chat_pipeline):
-    steps = run(chat_pipeline, picked=["zj.txt"], date_from="avril 2024", date_to="2024-06-30")
-    scope = chat_pipeline.calls[-1]["scope"]
-    assert scope.docs == frozenset({"zj.txt"}) and (scope.start, scope.end) == ("2024-04", "2024-06-30")
-    assert "Recherche limitée : 1 article(s) choisi(s), 2024-04 → 2024-06-30" in steps[0][1]
-    run(chat_pipeline)
-    assert chat_pipeline.calls[-1]["scope"] is None
+def test_questions_can_be_restricted_to_articles(pipe):
+    steps = run(pipe, QUESTION, picked=["001_eff1faf9964d099f.txt"])
+    assert "Recherche limitée : 1 article(s) choisi(s)" in steps[0][1]
+    shown = cards(steps[-1][2])
+    assert shown and set(shown) == {"001_eff1faf9964d099f.txt"}, "only the chosen article is searched"
+    free = cards(run(pipe, QUESTION)[-1][2])
+    assert ZHEJIANG in free, "unrestricted, the article that answers is found"
 
 
-def test_a_date_not_understood_is_one_line_and_asks_nothing(chat_pipeline):
-    last = run(chat_pipeline, date_from="bientôt")[-1]
+def test_questions_can_be_restricted_to_dates(pipe):
+    steps = run(pipe, QUESTION, date_from="avril 2024", date_to="2024-06-30")
+    assert "Recherche limitée : 2024-04 → 2024-06-30" in steps[0][1]
+    assert "Les articles ne le disent pas" in app.html.unescape(steps[-1][0][-1]["content"]), \
+        "no seed is dated: nothing is in that range"
+
+
+def test_a_date_not_understood_is_one_line_and_asks_nothing(pipe):
+    last = run(pipe, QUESTION, date_from="bientôt")[-1]
     shown = app.html.unescape(last[0][-1]["content"])
     assert 'class="error"' in shown and "Date non comprise" in shown and "bientôt" in shown
-    assert chat_pipeline.calls == []
+    assert pipe.generator.prompts == [] and pipe.generator.label_reads == []
 
 
 def test_markdown_copy_holds_the_answer_and_its_dated_sources():
@@ -65,11 +85,13 @@ def test_markdown_copy_holds_the_answer_and_its_dated_sources():
                   "> 91 entreprises membres\n")
 
 
-def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(chat_pipeline):
-    last = run(chat_pipeline)[-1]
+def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(pipe):
+    last = run(pipe, QUESTION)[-1]
     answers, markdown = last[4], last[5]
-    assert "L'association compte 91 entreprises [1]." in markdown and "> L'association compte déjà" in markdown
-    assert list(answers) == ["1"] and answers["1"]["question"] == "Combien d'entreprises ?"
+    [cited] = answers["1"]["citations"]
+    assert f"91 entreprises ont rejoint l'association [{cited['n']}]." in markdown
+    assert "> " + " ".join(cited["text"].split()) in markdown
+    assert list(answers) == ["1"] and answers["1"]["question"] == QUESTION
 
 
 def test_every_label_follows_the_one_interface_language():
@@ -163,23 +185,22 @@ def test_likes_and_comments_are_stored_with_question_answer_sources_and_settings
     assert "Notez d&#x27;abord" in app.send_comment(live, answers, None, "x", "fr")[0]
 
 
-def test_build_app_wires_upload_restrict_like_and_markdown(chat_pipeline):
-    demo = app.build_app(chat_pipeline)
-    blocks = list(demo.blocks.values())
-    upload = next(b for b in blocks if isinstance(b, gr.File))
-    assert upload.file_count == "multiple" and ".pdf" in upload.file_types and ".exe" not in upload.file_types
-    assert any(isinstance(b, gr.Dropdown) and b.multiselect for b in blocks)
-    table = next(b for b in blocks if isinstance(b, gr.Dataframe))
-    assert set(table.datatype) <= {"str", "number"}, "cells are text, never markup"
-    triggers = {(t[1]) for f in demo.fns.values() for t in f.targets}
-    assert {"like", "upload", "load"} <= triggers
-    chatbot = next(b for b in blocks if isinstance(b, gr.Chatbot))
-    assert chatbot.feedback_options
-
-
-def test_fake_pipeline_docs_still_render_without_describe():
-    pipe = FakeChatPipeline(lambda q, h, lang: scripted_answer(question=q), docs={"zj.txt": ZHEJIANG})
-    assert 'class="src-meta"' in run(pipe)[-1][2]
+def test_the_page_offers_upload_restrict_like_and_markdown(pipe):
+    """What a browser loads (Gradio's /config): a multi-file upload of article formats only, a
+    multi-choice article picker, a table of text cells, 👍/👎 on answers, all wired to events."""
+    config = page_config(pipe)
+    by_type = {}
+    for c in config["components"]:
+        by_type.setdefault(c.get("type"), []).append(c.get("props", {}))
+    [upload] = by_type["file"]
+    assert upload["file_count"] == "multiple" and ".pdf" in upload["file_types"] and ".exe" not in upload["file_types"]
+    assert any(d.get("multiselect") for d in by_type["dropdown"])
+    [table] = by_type["dataframe"]
+    assert set(table["datatype"]) <= {"str", "number"}, "cells are text, never markup"
+    [chatbot] = by_type["chatbot"]
+    assert chatbot["feedback_options"]
+    events = {target[1] for dependency in config["dependencies"] for target in dependency["targets"]}
+    assert {"like", "upload", "load"} <= events
 
 
 def test_pipeline_errors_in_scope_are_not_tracebacks():

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 START_TIMEOUT = 300        # first start: load both models and index the articles
-ANSWER_TIMEOUT = 120_000   # ms
+ANSWER_TIMEOUT = 300_000   # ms (generous: CI machines are shared)
 
 HOSTILE = (
     'Le musée de Lyon expose des automates <script>window.__xss=1</script> '
@@ -83,14 +83,13 @@ def server(tmp_path_factory):
                 pytest.fail(f"rag serve did not answer within {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
+                    # The page answers a moment before serve prints its line: wait for both.
+                    if r.status == 200 and f"ready on http://127.0.0.1:{port}" in log.read_text():
                         break
             except OSError:
-                time.sleep(1)
-        # The page answers as soon as Gradio listens, a moment before serve() prints "ready".
-        while f"ready on http://127.0.0.1:{port}" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert "loading models…" in log.read_text() and f"ready on http://127.0.0.1:{port}" in log.read_text()
+                pass
+            time.sleep(1)
+        assert "loading models…" in log.read_text()
         SERVER.update(index=tmp / "index", corpus=corpus, tmp=tmp)
         yield url
     finally:
@@ -157,8 +156,7 @@ def test_article_markup_is_shown_as_text(server, browser):
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     sources = page.inner_text("#sources")
-    assert "<script>window.__xss=1</script>" in sources or '<img src=x onerror="window.__xss=2">' in sources
-    assert "<script>" in sources
+    assert "<script>window.__xss=1</script>" in sources             # shown as text, not run
     assert page.locator("#sources img, #sources script, #chat img").count() == 0
     page.close()
 

@@ -10,6 +10,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.data
+
 ROOT = Path(__file__).resolve().parents[1]
 CAL = ROOT / "eval" / "calibration.jsonl"
 TEST_SET = ROOT / "eval" / "qa.jsonl"

@@ -1,112 +1,97 @@
-"""The README's commands for news folders: ``rag index`` on mixed formats, ``rag articles``,
-``rag feedback export`` (fast: the fake embedder; one integration run with the real model)."""
+"""The README's commands for news folders, typed as a user would (fast: the fake models of
+tests/conftest.py over ~/news, a folder of every format; one integration run with the real model):
+``rag index`` on mixed formats, ``rag articles``, ``rag feedback export``, ``rag serve`` on that folder."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT, FakeEmbedder
-from fixtures_news import write_news_folder
 
 from rag import feedback
-from rag.cli import main
+from rag.eval import load_qa
+
+INDEX_NEWS = "rag index --corpus ~/news --index ~/news/.rag   # a folder of .html .pdf .docx .rss .jsonl .txt … (below)"
 
 
-@pytest.fixture
-def fake_models(monkeypatch):
-    import rag.pipeline
-
-    monkeypatch.setattr(rag.pipeline.Pipeline, "embedder", property(lambda self: FakeEmbedder()))
-
-
-@pytest.fixture
-def news(tmp_path):
-    return write_news_folder(tmp_path / "news")
+def test_rag_index_reads_every_format_and_counts_them(rag):
+    result = rag("rag index --corpus ~/news --index ~/news/.rag   # a folder of .html .pdf .docx .rss .jsonl .txt …")
+    assert result.exit_code == 0, result.stderr
+    assert "indexed 9 articles" in result.stdout
+    assert "formats: 1 docx, 3 feed, 1 html, 2 jsonl, 1 pdf, 1 txt; 3 skipped" in result.stdout
+    assert "warning: depeches.rss:" in result.stderr and "Brève sans texte" in result.stderr
 
 
-def invoke(*args):
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result
-
-
-def test_rag_index_reads_every_format_and_counts_them(news, tmp_path, fake_models):
-    # README: rag index --corpus ~/news --index ~/news/.rag
-    result = invoke("index", "--corpus", str(news), "--index", str(news / ".rag"))
-    assert result.exit_code == 0, result.output
-    assert "indexed 9 articles" in result.output
-    assert "formats: 1 docx, 3 feed, 1 html, 2 jsonl, 1 pdf, 1 txt; 3 skipped" in result.output
-    assert "warning: depeches.rss:" in result.output and "Brève sans texte" in result.output
-
-
-def test_rag_articles_lists_title_date_source_and_passages(news, fake_models):
-    invoke("index", "--corpus", str(news), "--index", str(news / ".rag"))
-    # README: rag articles --index ~/news/.rag
-    table = invoke("articles", "--index", str(news / ".rag"))
-    assert table.exit_code == 0
-    lines = table.output.splitlines()
+def test_rag_articles_lists_title_date_source_and_passages(rag):
+    rag(INDEX_NEWS)
+    table = rag("rag articles --index ~/news/.rag                # the corpus: date, title, source, passages")
+    assert table.exit_code == 0, table.stderr
+    lines = table.stdout.splitlines()
     assert lines[0].split() == ["date", "title", "source", "passages"]
     assert lines[1].startswith("2024-05-20  Canton accueille une foire du numérique")     # newest first
-    assert "Le Courrier du Port" in table.output and lines[-1] == "9 articles"
-    # README: rag articles --index ~/news/.rag --json
-    rows = json.loads(invoke("articles", "--index", str(news / ".rag"), "--json").output)
+    assert "Le Courrier du Port" in table.stdout and lines[-1] == "9 articles"
+    listed = rag("rag articles --index ~/news/.rag --json         # the same as JSON (id, url, language, format, copies)")
+    rows = json.loads(listed.stdout)
     ningbo = next(r for r in rows if r["id"] == "ningbo.html")
     assert ningbo["title"] == "Ningbo bat son record de conteneurs" and ningbo["date"] == "2024-01-15"
     assert ningbo["source"] == "Le Courrier du Port" and ningbo["passages"] >= 1 and ningbo["format"] == "html"
+    assert len(rows) == 9
 
 
-def test_rag_feedback_export_writes_eval_cases(tmp_path):
-    index = tmp_path / "idx"
+def _rate_three_answers(index) -> None:
+    """A liked answer, a disliked one with the right answer as comment, a disliked one without."""
     cited = {"n": 1, "doc": "000_00be9f381121e8cb.txt", "text": "91 entreprises membres", "start": 0, "end": 22}
     liked = {"question": "Combien d'entreprises ?", "lang": "fr", "answer": "91 entreprises [1].", "refused": False,
              "citations": [cited], "passages": [{"doc": cited["doc"], "score": 0.9}]}
-    wrong = {**liked, "question": "Combien de membres visés ?", "answer": "91 membres [1]."}
-    silent = {**liked, "question": "Et Alibaba ?"}
     feedback.record(index, liked, True)
-    feedback.record(index, wrong, False, "200 membres d'ici 2025")
-    feedback.record(index, silent, False)
-    # README: rag feedback export --index .rag --out my-cases.jsonl
-    out = tmp_path / "my-cases.jsonl"
-    result = CliRunner().invoke(main, ["feedback", "export", "--index", str(index), "--out", str(out)])
-    assert result.exit_code == 0 and "2 cases written; 1 disliked" in result.output
+    feedback.record(index, {**liked, "question": "Combien de membres visés ?", "answer": "91 membres [1]."}, False,
+                    "200 membres d'ici 2025")
+    feedback.record(index, {**liked, "question": "Et Alibaba ?"}, False)
+
+
+def test_rag_feedback_export_writes_eval_cases(rag, user):
+    _rate_three_answers(user / "news" / ".rag")
+    result = rag("rag feedback export --index ~/news/.rag --out my-cases.jsonl   # readers' 👍/👎 as eval cases")
+    assert result.exit_code == 0, result.stderr
+    assert "2 cases written; 1 disliked" in result.stderr
+    out = user.parent / "project" / "my-cases.jsonl"
     cases = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert cases[0] == {"id": "fr-fb-001", "lang": "fr", "question": "Combien d'entreprises ?",
                         "doc": "000_00be9f381121e8cb.txt", "evidence": "91 entreprises membres",
                         "answer": "91 entreprises.", "must_match": ["91"], "type": "number"}
     assert cases[1]["answer"] == "200 membres d'ici 2025" and cases[1]["must_match"] == ["200", "2025"]
     assert cases[1]["doc"] == "000_00be9f381121e8cb.txt" and cases[1]["evidence"] is None
-    from rag.eval import load_qa
-
     assert len(load_qa(out)) == 2, "rag eval --qa reads the file"
 
 
-def test_feedback_export_without_feedback_is_one_line(tmp_path):
-    result = CliRunner().invoke(main, ["feedback", "export", "--index", str(tmp_path)])
-    assert result.exit_code == 1 and "no feedback" in result.output
+def test_rag_feedback_export_without_options_reads_dot_rag_and_writes_stdout(rag, user):
+    _rate_three_answers(user.parent / "project" / ".rag")
+    result = rag("rag feedback export")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["question"] for line in result.stdout.splitlines()] == \
+        ["Combien d'entreprises ?", "Combien de membres visés ?"]
+
+
+def test_feedback_export_without_feedback_is_one_line(rag, user):
+    result = rag("rag feedback export --index ~/news/.rag")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: no feedback in '" + str(user / "news" / ".rag") +
+                                          "': rate answers with 👍/👎 in the web chat first"]
+
+
+def test_readme_serve_command_on_a_news_folder(rag, user, fake_models, no_server):
+    result = rag("rag --corpus ~/news --index ~/news/.rag serve     # the web chat on that folder")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["loading models…", "ready on http://127.0.0.1:7860"]
+    settings = fake_models[-1].settings
+    assert (settings.corpus, settings.index) == (user / "news", user / "news" / ".rag")
+    assert len(fake_models[-1].store.articles()) == 9, "the chat opens on the news folder's index"
 
 
 @pytest.mark.integration
-def test_rag_index_on_a_mixed_folder_with_the_real_model(news):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--corpus", str(news), "--index",
-                          str(news / ".rag")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+def test_rag_index_on_a_mixed_folder_with_the_real_model(rag_real):
+    run = rag_real(INDEX_NEWS, env={"HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     assert "formats: 1 docx, 3 feed, 1 html, 2 jsonl, 1 pdf, 1 txt" in run.stdout
-    listed = subprocess.run([sys.executable, "-m", "rag.cli", "articles", "--index", str(news / ".rag"), "--json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    listed = rag_real("rag articles --index ~/news/.rag --json", env={"HF_HUB_OFFLINE": "1"})
     assert {r["format"] for r in json.loads(listed.stdout)} == {"docx", "feed", "html", "jsonl", "pdf", "txt"}
-
-
-def test_readme_serve_command_on_a_news_folder(news, monkeypatch):
-    # README: rag --corpus ~/news --index ~/news/.rag serve
-    import rag.app
-
-    seen = {}
-    monkeypatch.setattr(rag.app, "serve", lambda settings, host, port: seen.update(s=settings, port=port))
-    result = invoke("--corpus", str(news), "--index", str(news / ".rag"), "serve")
-    assert result.exit_code == 0, result.output
-    assert seen["s"].corpus == news and seen["s"].index == news / ".rag" and seen["port"] == 7860

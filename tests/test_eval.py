@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rag.errors import RagError
-from rag.eval import load_qa, run, score_item
+from rag.eval import aggregate, load_qa, run, score_item
 
 ITEM = {"id": "fr-1", "lang": "fr", "question": "Combien ?", "doc": "a.txt", "evidence": "91 entreprises",
         "answer": "91 entreprises.", "must_match": [r"\b91\b"], "type": "number"}
@@ -28,10 +28,12 @@ def test_wrong_number_wrong_citation_and_dangling_count_against():
 
 
 def test_refusal_of_an_unanswerable_is_right_and_of_an_answerable_is_wrong():
-    unanswerable = {**ITEM, "doc": None, "evidence": None, "must_match": [], "type": "unanswerable"}
-    assert score_item(unanswerable, _answer("Les articles ne le disent pas.", refused=True))["refused"]
-    s = score_item(ITEM, _answer("Les articles ne le disent pas.", refused=True))
-    assert not s["correct"] and s["refused"]
+    unanswerable = {**ITEM, "id": "fr-2", "doc": None, "evidence": None, "must_match": [], "type": "unanswerable"}
+    refusal = _answer("Les articles ne le disent pas.", refused=True)
+    rows = [{"item": item, "answer": refusal, "score": score_item(item, refusal)} for item in (ITEM, unanswerable)]
+    report = aggregate(rows)
+    assert report["refusal_rate_unanswerable"] == 1.0 and report["false_refusal_rate"] == 1.0
+    assert report["accuracy"] == 0.0 and (report["answerable"], report["unanswerable"]) == (1, 1)
 
 
 def test_answer_in_the_wrong_language_is_flagged():

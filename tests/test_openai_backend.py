@@ -16,7 +16,7 @@ from rag.openai_backend import OpenAIGenerator
 from rag.pipeline import Pipeline, Token
 from rag.settings import Settings
 
-from conftest import SEEDS, require_extra
+from conftest import assert_cited_spans_are_source_text, require_extra
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 EN = "How much were the investment projects signed in Fuzhou worth?"
@@ -43,13 +43,6 @@ def _pipeline(server, real_pipeline, **settings) -> Pipeline:
     return Pipeline(settings, embedder=real_pipeline.embedder, store=real_pipeline.store)
 
 
-def _assert_cited_spans_are_source_text(answer):
-    assert answer.citations, answer
-    for c in answer.citations:
-        assert (SEEDS / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
-        assert f"[{c['n']}]" in answer.answer
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("question, figure, lang", [(FR, "91", "fr"), (EN, "228", "en")])
 def test_readme_questions_answered_through_the_server(llm_server, real_pipeline, question, figure, lang):
@@ -57,7 +50,7 @@ def test_readme_questions_answered_through_the_server(llm_server, real_pipeline,
     assert not answer.refused, answer.reason
     assert figure in answer.answer and answer.lang == lang
     assert any(figure in c["text"] for c in answer.citations)
-    _assert_cited_spans_are_source_text(answer)
+    assert_cited_spans_are_source_text(answer)
     assert answer.prompt_tokens > 100
 
 

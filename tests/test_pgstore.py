@@ -18,7 +18,7 @@ from rag.settings import Settings
 from conftest import require_extra
 from rag.store import build as build_folder
 
-from conftest import SEEDS, FakeEmbedder
+from conftest import SEEDS, FakeEmbedder, assert_cited_spans_are_source_text
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
@@ -117,10 +117,7 @@ def test_two_rag_index_processes_then_a_cited_answer_from_postgresql(pg_url, rea
     answer = pipe.ask(FR)
     assert not answer.refused, answer.reason
     assert "91" in answer.answer
-    assert answer.citations
-    for c in answer.citations:
-        assert (SEEDS / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
-        assert f"[{c['n']}]" in answer.answer
+    assert_cited_spans_are_source_text(answer)
 
 
 # ---- the README's "Running beyond one machine" commands, as a user runs them ----------------------

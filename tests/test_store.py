@@ -98,3 +98,21 @@ def test_stale_detects_changed_articles(corpus, tmp_path):
     assert not store.stale(corpus)
     (corpus / "new.txt").write_text("Nouveau.", encoding="utf-8")
     assert store.stale(corpus)
+
+
+def test_a_second_build_of_the_same_index_is_refused_while_the_first_runs(corpus, tmp_path):
+    class BuildsAgainMidway(FakeEmbedder):
+        """Starts a second build of the same index while the first one is embedding."""
+
+        def _encode(self, texts, kind, batch_size, progress):
+            with pytest.raises(RagError, match="another `rag index` is writing .*: wait for it to finish"):
+                build(corpus, tmp_path / "idx", FakeEmbedder())
+            self.refused = True
+            return super()._encode(texts, kind, batch_size, progress)
+
+    embedder = BuildsAgainMidway()
+    report = build(corpus, tmp_path / "idx", embedder)
+    assert embedder.refused and len(report.added) == 5
+    assert len(Store.load(tmp_path / "idx").docs) == 5
+    assert build(corpus, tmp_path / "idx", FakeEmbedder()).unchanged, "the lock is released after the build"
+
