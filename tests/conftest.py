@@ -185,11 +185,16 @@ def command_words(line: str, home: Path) -> tuple[dict, list[str]]:
 def answer_from_evidence(messages) -> str:
     """The fake model of the CLI sessions: the first figure of the sentence it cites (the one
     ``question_overlap`` picks), in the language it is asked for ("Les articles ne le disent pas."
-    when that sentence has none); a follow-up is "rewritten" as itself."""
+    when that sentence has none); a follow-up is "rewritten" as itself, a French answer "translated"
+    by its two fixed phrasings."""
     prompt = messages[-1]["content"]
     follow_up = re.search(r"^Follow-up: (.*)$", prompt, re.MULTILINE)
     if follow_up:
         return follow_up.group(1)
+    french = re.search(r"^French answer: (.*)$", prompt, re.MULTILINE)      # the English phrasing pass
+    if french:
+        return french.group(1).replace("Les articles donnent", "The articles give").replace(
+            "Les articles ne le disent pas.", "The articles don't say.")
     english = "Answer language: English" in prompt
     figure = re.search(r"\d+(?:[ ,.]\d+)*", closest_sentence(prompt)[1])
     if figure:
