@@ -36,7 +36,6 @@ WEIGHTS = (0.0, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100
 class Choice:
     evidence: Evidence
     p_source: float      # the model's probability of the chosen letter
-    model_label: str     # the letter the model alone preferred (differs when the score overruled it)
 
 
 def _value(p: float, score: float, weight: float) -> float:
@@ -46,8 +45,7 @@ def _value(p: float, score: float, weight: float) -> float:
 def choose(evidence: Sequence[Evidence], probs: dict[str, float], weight: float) -> Choice:
     """The sentence to answer from; ``probs`` maps ``" A"``… to the model's probabilities."""
     best = max(evidence, key=lambda e: _value(probs[f" {e.label}"], e.score, weight))
-    alone = max(evidence, key=lambda e: probs[f" {e.label}"])
-    return Choice(best, probs[f" {best.label}"], alone.label)
+    return Choice(best, probs[f" {best.label}"])
 
 
 @dataclass(frozen=True)
