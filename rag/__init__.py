@@ -11,5 +11,8 @@ for _name, _value in {
     "TOKENIZERS_PARALLELISM": "false",
 }.items():
     os.environ.setdefault(_name, _value)
+# OMP_WAIT_POLICY is left to libgomp's default (spin briefly, then sleep), which llama.cpp shares with
+# PyTorch: measured in the pipeline, it decodes 1.36x faster than "passive" and, unlike "active", burns
+# no CPU while the app is idle (README "Speed").
 
 __version__ = "0.1.0"

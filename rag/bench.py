@@ -2,8 +2,9 @@
 
 Measures, for the default configuration and for a naive baseline in the same run
 (whole passages in the prompt, llama.cpp's prefix cache cleared before each question):
-retrieval time, prompt tokens, time to first token, generation tokens/s, total;
-plus the embedding throughput for indexing, FAISS search latency and recall@10
+retrieval time, prompt tokens, time to first token, generation tokens/s, total; the engine's
+levers before/after (the system message computed or read from disk, llama.cpp's repacked
+weight layouts on or off); plus the embedding throughput for indexing, FAISS search latency and recall@10
 against exact search on synthetic clustered vectors, the memory-bandwidth bound of
 generation, cold start and peak memory. Writes ``bench.json`` and ``bench.md``.
 """
@@ -64,17 +65,19 @@ def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dic
                 llm.reset()  # no prefix reuse: every prompt is processed from the first token
             t0 = time.perf_counter()
             tokens = 0
-            first = None
+            first = last = None
             answer = None
             for event in pipe.ask_stream(q):
                 name = type(event).__name__
                 if name == "Token":
                     tokens += 1
-                    first = first or time.perf_counter()
+                    last = time.perf_counter()
+                    first = first or last
                 elif name == "Done":
                     answer = event.answer
             end = time.perf_counter()
-            gen_s = end - first if first else None
+            # Decoding alone: the answer checks that follow the last token are in total_s, not here.
+            gen_s = last - first if first else None
             rows.append({"question": q, "retrieve_s": answer.timings["retrieve_s"],
                          "first_token_s": answer.timings["first_token_s"], "total_s": round(end - t0, 3),
                          "prompt_tokens": answer.prompt_tokens, "tokens": tokens,
@@ -108,6 +111,37 @@ def _first_question_run(pipe, questions: list[str]) -> dict:
             "ratio_range": [round(min(ratios), 2), round(max(ratios), 2)] if ratios else None, "rows": rows}
 
 
+def _kernels_run(pipe, questions: list[str]) -> dict:
+    """First token and decoding speed with llama.cpp's extra buffer types (repacked weights) off and
+    on: a second copy of the model in the same process, the two interleaved per question.
+
+    Empty when the generator is not llama.cpp in-process or the CPU has AMX (never on there).
+    """
+    from .llamacpp import LlamaCppGenerator, use_extra_buffers
+    from .pipeline import Pipeline
+
+    gen = pipe.generator
+    if not isinstance(gen, LlamaCppGenerator) or not use_extra_buffers(True):
+        return {}
+    twin = LlamaCppGenerator(gen.path, n_ctx=gen.n_ctx, threads=gen.threads, temperature=gen.temperature,
+                             state_dir=gen.state_dir, extra_buffers=not gen.extra_buffers)
+    pipes = {gen.extra_buffers: pipe, twin.extra_buffers: Pipeline(pipe.settings, embedder=pipe.embedder,
+                                                                   generator=twin, store=pipe.store)}
+    pipes[twin.extra_buffers].ask(questions[0])     # load (and repack) outside the measurements
+    rows = {False: [], True: []}
+    for q in questions:
+        for on in (False, True):
+            rows[on] += _answer_run(pipes[on], [q], 1, baseline=False)["rows"]
+    keys = ("first_token_s", "tokens_per_s", "total_s")
+    out = {("on" if on else "off"): {k: _median([r[k] for r in rows[on]]) for k in keys} for on in rows}
+    out["ratio_off_over_on"] = {k: round(out["on"][k] / out["off"][k], 2) if k != "tokens_per_s"
+                                else round(out["off"][k] / out["on"][k], 2) for k in keys
+                                if out["on"][k] and out["off"][k]}
+    out["questions"] = len(questions)
+    del pipes[twin.extra_buffers], twin
+    return out
+
+
 def _clustered(rng, n: int, dim: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unit vectors around n/1000 centres (like topics), and queries near some of them."""
     centers = rng.standard_normal((max(16, n // 1000), dim)).astype(np.float32)
@@ -132,7 +166,7 @@ def _timed_recall(search, q: np.ndarray, truth: np.ndarray) -> dict:
 def retrieval_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed: int = 0, pg_url: str = "",
                   kinds: tuple[str, ...] = ("hnsw", "ivf")) -> list[dict]:
     """Search latency (1 query at a time, 1 thread) and recall@10 vs exact, on clustered vectors:
-    FAISS exact, FAISS ``kinds``, and pgvector HNSW when ``pg_url`` is given."""
+    exact search and the approximate ``kinds`` (hnsw, ivf) in FAISS, and in pgvector when ``pg_url`` is given."""
     from .index import FaissIndex
 
     rng = np.random.default_rng(seed)
@@ -149,24 +183,38 @@ def retrieval_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed
             out.append({"n": n, "engine": "faiss", "kind": kind, "params": index.params, "build_s": round(build_s, 2),
                         **row})
         if pg_url:
-            out += _pgvector_scaling(pg_url, x, q, truth)
+            out += _pgvector_scaling(pg_url, x, q, truth, kinds)
         del x, exact
     return out
 
 
-def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, m: int = 0,
-                      ef_construction: int = 0, ef_search: tuple[int, ...] = ()) -> list[dict]:
-    """pgvector HNSW on the same vectors (default: the store's parameters), in a scratch table dropped afterwards."""
+# pgvector HNSW, measured beside the store's IVFFlat: m=16/ef_construction=64 reached recall@10 0.84 at 100k
+# at ef_search 1000 (pgvector's maximum); m=32/128 0.84-0.92 at 1000.
+PG_HNSW_M, PG_HNSW_EF_CONSTRUCTION, PG_HNSW_EF_SEARCH = 32, 128, (400, 1000)
+
+
+def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, kinds: tuple[str, ...]) -> list[dict]:
+    """pgvector on the same vectors, in a scratch table dropped afterwards: HNSW and IVFFlat (the store's
+    lists and probes) as ``kinds`` asks, and an exact sequential scan."""
     from pgvector.psycopg import register_vector
 
-    from . import pgstore
+    from .index import IVF_NPROBE, ivf_lists
     from .pgstore import connect
 
-    m, ef_construction = m or pgstore.HNSW_M, ef_construction or pgstore.HNSW_EF_CONSTRUCTION
-    ef_search = ef_search or (400, pgstore.HNSW_EF_SEARCH)
+    m, ef_construction = PG_HNSW_M, PG_HNSW_EF_CONSTRUCTION
 
     conn = connect(url)
     out = []
+
+    def knn(v):
+        return [r[0] for r in conn.execute("SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10",
+                                           [v]).fetchall()]
+
+    def timed_build(sql: str) -> float:
+        t = time.perf_counter()
+        conn.execute(sql)
+        return round(time.perf_counter() - t, 2)
+
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
@@ -177,25 +225,26 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
             for i, v in enumerate(x):
                 copy.write_row((i, v))
         conn.execute("SET maintenance_work_mem = '2GB'")
-        t = time.perf_counter()
-        conn.execute(f"CREATE INDEX ON rag_bench_vectors USING hnsw (embedding vector_ip_ops) "
-                     f"WITH (m = {m}, ef_construction = {ef_construction})")
-        build_s = round(time.perf_counter() - t, 2)
-
-        def knn(v):
-            return [r[0] for r in conn.execute("SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10",
-                                               [v]).fetchall()]
-
-        for ef in ef_search:
-            conn.execute(f"SET hnsw.ef_search = {ef}")
-            row = _timed_recall(knn, q, truth)
-            out.append({"n": len(x), "engine": "pgvector", "kind": "hnsw",
-                        "params": f"m={m} ef_construction={ef_construction} ef_search={ef}",
-                        "build_s": build_s, **row})
-        conn.execute("DROP INDEX rag_bench_vectors_embedding_idx")    # a sequential scan: exact
-        row = _timed_recall(knn, q, truth)
+        if "hnsw" in kinds:
+            build_s = timed_build(f"CREATE INDEX bench_hnsw ON rag_bench_vectors USING hnsw (embedding vector_ip_ops) "
+                                  f"WITH (m = {m}, ef_construction = {ef_construction})")
+            for ef in PG_HNSW_EF_SEARCH:
+                conn.execute(f"SET hnsw.ef_search = {ef}")
+                out.append({"n": len(x), "engine": "pgvector", "kind": "hnsw",
+                            "params": f"m={m} ef_construction={ef_construction} ef_search={ef}",
+                            "build_s": build_s, **_timed_recall(knn, q, truth)})
+            conn.execute("DROP INDEX bench_hnsw")
+        if "ivf" in kinds:
+            lists = ivf_lists(len(x))
+            build_s = timed_build(f"CREATE INDEX bench_ivf ON rag_bench_vectors USING ivfflat "
+                                  f"(embedding vector_ip_ops) WITH (lists = {lists})")
+            conn.execute(f"SET ivfflat.probes = {IVF_NPROBE}")
+            out.append({"n": len(x), "engine": "pgvector", "kind": "ivf", "params": f"lists={lists} probes={IVF_NPROBE}",
+                        "build_s": build_s, **_timed_recall(knn, q, truth)})
+            conn.execute("DROP INDEX bench_ivf")
+        # No index left: a sequential scan, exact.
         out.append({"n": len(x), "engine": "pgvector", "kind": "flat", "params": "exact (sequential scan)",
-                    "build_s": 0.0, **row})
+                    "build_s": 0.0, **_timed_recall(knn, q, truth)})
     finally:
         conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
         conn.close()
@@ -241,6 +290,7 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     d, n = report["default"]["median"], report["naive"]["median"]
     report["ratios_naive_over_default"] = {k: round(n[k] / d[k], 2) for k in d if d[k] and n[k]}
     report["first_question"] = _first_question_run(pipe, QUESTIONS)
+    report["kernels"] = _kernels_run(pipe, QUESTIONS)
     model_bytes = Path(pipe.generator.path).stat().st_size
     bandwidth = memory_bandwidth_gbs(settings.threads)
     bound = bandwidth * 1e9 / model_bytes
@@ -273,6 +323,17 @@ def markdown(r: dict) -> str:
                   "| system message | first token (s) |", "|---|---|",
                   f"| computed (before) | {m['computed']} |", f"| read from disk (`RAG_PREFIX_CACHE=1`) | {m['from_disk']} |",
                   f"| before / after | {f['ratio_median']} (range {f['ratio_range'][0]}–{f['ratio_range'][1]}) |"]
+    k = r.get("kernels")
+    if k:
+        x = k["ratio_off_over_on"]
+        lines += ["", f"llama.cpp extra buffer types (repacked weights; medians over {k['questions']} questions, "
+                      "interleaved):", "",
+                  "| | first token (s) | generation (tokens/s) | total (s) |", "|---|---|---|---|",
+                  f"| on (before) | {k['on']['first_token_s']} | {k['on']['tokens_per_s']} | {k['on']['total_s']} |",
+                  f"| off (`RAG_EXTRA_BUFFERS=0`) | {k['off']['first_token_s']} | {k['off']['tokens_per_s']} | "
+                  f"{k['off']['total_s']} |",
+                  f"| speed-up, off vs on | {x.get('first_token_s', '—')}× | {x.get('tokens_per_s', '—')}× | "
+                  f"{x.get('total_s', '—')}× |"]
     g = r["generation"]
     lines += ["", f"Generation: {g['measured_tokens_per_s']} tokens/s = {g['share_of_bound']} of the memory-bandwidth "
                   f"bound ({g['memory_bandwidth_gbs']} GB/s ÷ {g['model_gb']} GB = {g['bound_tokens_per_s']} tokens/s).",
@@ -329,6 +390,36 @@ def _users(pipe, users: int, rounds: int) -> dict:
             "first_token_p50_s": _median(firsts), "first_token_p95_s": round(p95, 3) if p95 else None}
 
 
+DECODE_TOKENS = 128
+COUNTING = [{"role": "user", "content": "Count from 1 to 400 in words, one number per line, nothing else."}]
+
+
+def _decoding(generator, users: int, tokens: int) -> dict:
+    """``users`` threads each streaming a ``tokens``-token reply to a short prompt at once: the
+    decoding phase alone (the prompt is ~30 tokens), where batched decoding can share the memory traffic."""
+    import threading
+
+    counts, failed = [], []
+
+    def user() -> None:
+        try:
+            reply = generator.stream(COUNTING, tokens)
+            pieces = sum(1 for _ in reply)
+            counts.append(reply.usage.completion_tokens or pieces)
+        except Exception as e:  # noqa: BLE001 - a failed request is a measured outcome
+            failed.append(f"{type(e).__name__}: {e}")
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=user) for _ in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"users": users, "tokens": sum(counts), "wall_s": round(wall, 2), "failed": len(failed),
+            "errors": sorted(set(failed)), "tokens_per_s": round(sum(counts) / wall, 2)}
+
+
 def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 1, max_tokens: int = 48) -> str:
     """Aggregate throughput and first-token latency per number of concurrent users, for the
     in-process backend and for ``rag llm-server`` with as many parallel slots as users."""
@@ -341,15 +432,19 @@ def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 
     local.warm_up()
     local.ask(QUESTIONS[0])
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": settings.threads, "max_tokens": max_tokens,
-              "rounds": rounds, "in-process": [], "server": []}
+              "rounds": rounds, "decode_tokens": DECODE_TOKENS, "in-process": [], "server": [],
+              "decoding": {"in-process": [], "server": []}}
     for users in levels:
         report["in-process"].append(_users(local, users, rounds))
+        report["decoding"]["in-process"].append(_decoding(local.generator, users, DECODE_TOKENS))
     for users in levels:
         with Child(parallel=users) as server:
             remote = Pipeline(settings.replace(llm_backend="openai", llm_url=server.url),
                               embedder=local.embedder, store=local.store)
-            remote.ask(QUESTIONS[0])
+            # Every slot holds the system message, as on a server that has been answering for a while.
+            _users(remote, users, 1)
             report["server"].append(_users(remote, users, rounds))
+            report["decoding"]["server"].append(_decoding(remote.generator, users, DECODE_TOKENS))
     (out / "concurrency.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     md = concurrency_markdown(report)
     (out / "concurrency.md").write_text(md, encoding="utf-8")
@@ -357,14 +452,24 @@ def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 
 
 
 def concurrency_markdown(r: dict) -> str:
+    def ratio(rows: list[dict], row: dict):
+        single = next((x["tokens_per_s"] for x in rows if x["users"] == 1), 0)
+        return round(row["tokens_per_s"] / single, 2) if single else "—"
+
     lines = [f"Concurrency {r['date']} — {r['threads']} LLM threads, max_tokens {r['max_tokens']}, "
              f"{r['rounds']} question(s) per user", "",
              "| users | backend | generated tokens/s (all users) | × 1 user | first token p50 (s) | p95 (s) | failed |",
              "|---|---|---|---|---|---|---|"]
     for backend in ("in-process", "server"):
-        single = next((row["tokens_per_s"] for row in r[backend] if row["users"] == 1), 0)
         for row in r[backend]:
-            ratio = round(row["tokens_per_s"] / single, 2) if single else "—"
-            lines.append(f"| {row['users']} | {backend} | {row['tokens_per_s']} | {ratio} | "
+            lines.append(f"| {row['users']} | {backend} | {row['tokens_per_s']} | {ratio(r[backend], row)} | "
                          f"{row['first_token_p50_s']} | {row['first_token_p95_s']} | {row['failed']} |")
+    decoding = r.get("decoding")
+    if decoding:
+        lines += ["", f"Decoding alone ({r['decode_tokens']}-token replies to a ~30-token prompt, all users at once):",
+                  "", "| users | backend | generated tokens/s (all users) | × 1 user | failed |", "|---|---|---|---|---|"]
+        for backend in ("in-process", "server"):
+            for row in decoding[backend]:
+                lines.append(f"| {row['users']} | {backend} | {row['tokens_per_s']} | {ratio(decoding[backend], row)} | "
+                             f"{row['failed']} |")
     return "\n".join(lines) + "\n"

@@ -305,7 +305,7 @@ def llm_server(ctx, host, port, parallel):
     from .models import llm_path
 
     s = _settings(ctx)
-    run(llm_path(s.llm_model, s.cache_dir), host, port, parallel, s.n_ctx, s.threads)
+    run(llm_path(s.llm_model, s.cache_dir), host, port, parallel, s.n_ctx, s.threads, s.extra_buffers)
 
 
 @main.command("eval")
@@ -358,6 +358,8 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/bench"), show_default=True)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
+@click.option("--kinds", default="hnsw,ivf", show_default=True,
+              help="With --retrieval: the approximate indexes measured beside exact search.")
 @click.option("--concurrency", help="Only this: users at once, e.g. 1,2,4,8 (in-process vs `rag llm-server`).")
 @click.option("--max-tokens", default=48, show_default=True, type=int, help="Answer length for --concurrency.")
 @click.option("--retrieval", is_flag=True,
@@ -366,7 +368,7 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def bench(ctx, out, repeats, sizes, concurrency, max_tokens, retrieval):
+def bench(ctx, out, repeats, sizes, kinds, concurrency, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
     from . import bench as measure
     from . import storage
@@ -374,7 +376,11 @@ def bench(ctx, out, repeats, sizes, concurrency, max_tokens, retrieval):
     if retrieval:
         s = _settings(ctx)
         pg_url = s.store if storage.location(s)[0] == "rag.pgstore" else ""
-        rows = measure.retrieval_scaling([int(x) for x in sizes.split(",")], pg_url=pg_url)
+        unknown = set(kinds.split(",")) - {"hnsw", "ivf"}
+        if unknown:
+            raise click.BadParameter(f"{', '.join(sorted(unknown))}: use hnsw, ivf or both", param_hint="--kinds")
+        rows = measure.retrieval_scaling([int(x) for x in sizes.split(",")], pg_url=pg_url,
+                                         kinds=tuple(kinds.split(",")))
         out.mkdir(parents=True, exist_ok=True)
         (out / "retrieval.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
         click.echo(measure.retrieval_markdown(rows))

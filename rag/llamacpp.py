@@ -9,7 +9,6 @@ reason. One model, one cache: calls are serialised by a lock held while a reply 
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,15 +32,22 @@ def _cpu_has_amx() -> bool:
         return False
 
 
+def use_extra_buffers(wanted: bool) -> bool:
+    """Whether llama.cpp may put the weights in its "extra buffer types" (CPU_REPACK, AMX).
+
+    Off by default, measured (``rag bench``, kernels table): with them, the Q4_K_M weights are
+    repacked at load and the prompt is processed 1.55× slower on an AVX-512 CPU (AMD Zen 4,
+    541 tokens: 5.85 s vs 3.78 s, medians of 15), for 1.16× faster decoding — and an answer is
+    mostly prompt. On Intel CPUs with AMX (Sapphire Rapids, common in cloud VMs) they are never
+    used: llama.cpp's AMX matmul segfaults on the first multi-token batch (llama-cpp-python
+    0.3.36; ggml-org/llama.cpp#20824).
+    """
+    return wanted and not _cpu_has_amx()
+
+
 @contextmanager
 def _model_params(**fields):
-    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for.
-
-    Why: on Intel CPUs with AMX (Sapphire Rapids, common in cloud VMs), a llama.cpp built
-    with ``-march=native`` routes quantised matmuls through its AMX "extra buffer type",
-    which segfaults on the first multi-token batch here (measured with 0.3.36). Without
-    extra buffer types the plain AVX-512 kernels are used and work.
-    """
+    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for."""
     import llama_cpp.llama_cpp as api
 
     default = api.llama_model_default_params
@@ -61,13 +67,14 @@ def _model_params(**fields):
 
 class LlamaCppGenerator(Generator):
     def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0,
-                 state_dir: Path | None = None):
+                 state_dir: Path | None = None, extra_buffers: bool = False):
         self.path = Path(path)
         self.model_id = self.path.name
         self.n_ctx = n_ctx
         self.threads = threads
         self.temperature = temperature
         self.state_dir = state_dir              # the system message's KV state on disk (rag.prefixstate)
+        self.extra_buffers = use_extra_buffers(extra_buffers)
         self._llm = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()         # one model, one KV cache: one call at a time
@@ -78,21 +85,19 @@ class LlamaCppGenerator(Generator):
 
         return cls(llm_path(settings.llm_model, settings.cache_dir), n_ctx=settings.n_ctx,
                    threads=settings.threads, temperature=settings.temperature,
-                   state_dir=settings.cache_dir / "prefix" if settings.prefix_cache else None)
+                   state_dir=settings.cache_dir / "prefix" if settings.prefix_cache else None,
+                   extra_buffers=settings.extra_buffers)
 
     @property
     def llm(self):
         with self._load_lock:
             if self._llm is None:
-                # OpenMP spin-waiting makes 2-thread decoding erratic on small VMs;
-                # passive waiting is steady. Must be set before the library loads.
-                os.environ.setdefault("OMP_WAIT_POLICY", "passive")
                 try:
                     from llama_cpp import Llama
                 except ImportError:
                     raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
                 try:
-                    with _model_params(use_extra_bufts=not _cpu_has_amx()):
+                    with _model_params(use_extra_bufts=self.extra_buffers):
                         self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
                                           n_threads_batch=self.threads, verbose=False)
                 except (ValueError, RuntimeError, OSError) as e:
@@ -149,7 +154,9 @@ class LlamaCppGenerator(Generator):
             [m for m in messages if m["role"] == "system"] + [{"role": "user", "content": ""}])))]
         if len(fixed) < 2 or len(fixed) >= len(tokens):
             return
-        path = self.state_dir / prefixstate.state_key(self.path, self.n_ctx, llama_cpp.__version__, fixed)
+        # Another engine or weight layout computes slightly different values: its own file.
+        engine = f"{llama_cpp.__version__}+{'repacked' if self.extra_buffers else 'plain'}"
+        path = self.state_dir / prefixstate.state_key(self.path, self.n_ctx, engine, fixed)
         if not prefixstate.restore(llm, path, fixed):
             llm.eval(fixed)
             prefixstate.save(llm, path, fixed)

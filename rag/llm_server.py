@@ -7,18 +7,17 @@ other install and runs the same GGUF as the in-process backend.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
 
 from .errors import RagError
-from .llamacpp import _cpu_has_amx
+from .llamacpp import use_extra_buffers
 
 
-def run(model: Path, host: str, port: int, parallel: int, n_ctx: int, threads: int) -> None:
+def run(model: Path, host: str, port: int, parallel: int, n_ctx: int, threads: int,
+        extra_buffers: bool = False) -> None:
     """Serve ``model`` until SIGTERM / SIGINT; ``n_ctx`` is the context of each slot."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")   # see rag.llamacpp: steadier on small VMs
     try:
         import xllamacpp
     except ImportError:
@@ -33,7 +32,7 @@ def run(model: Path, host: str, port: int, parallel: int, n_ctx: int, threads: i
     params.use_jinja = True                  # the model's own chat template, as in-process
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
-    params.no_extra_bufts = _cpu_has_amx()   # the AMX kernels crash (see rag.llamacpp)
+    params.no_extra_bufts = not use_extra_buffers(extra_buffers)   # see rag.llamacpp
     params.verbosity = 1                     # errors only
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -76,10 +75,9 @@ class Child:
 
         import httpx
 
-        env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
         self.process = subprocess.Popen([sys.executable, "-m", "rag.cli", "llm-server", "--port", str(self.port),
                                          "--parallel", str(self.parallel)],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -4,15 +4,16 @@ the ``vector`` extension, pgvector ≥ 0.5).
 
 Tables (created on first use)::
 
-    rag_manifest  key → value: the embedding model, its dimension, the chunker version
+    rag_manifest  key → value: the embedding model, its dimension, the chunker version,
+                  the IVFFlat index's lists
     articles      id, sha256, text, meta (jsonb: title, date, source, url, language,
                   duplicate group… — room for more without a migration)
     passages      id, article, passage_id (unique), offsets, text, sentence offsets,
-                  embedding (HNSW index), lexemes (French + English full text, GIN index)
+                  embedding (IVFFlat index above 200k passages), lexemes (French + English full text, GIN index)
     sentences     id, article, offsets (unique per article), embedding
 
-Retrieval is the same as the folder store's: dense (pgvector HNSW, inner product on
-normalised vectors) and lexical (PostgreSQL full text with the ``french`` and ``english``
+Retrieval is the same as the folder store's: dense (inner product on normalised vectors:
+an exact scan, pgvector's IVFFlat index on a large archive) and lexical (PostgreSQL full text with the ``french`` and ``english``
 configurations, in place of BM25) lists fused by reciprocal rank in ``rag.retrieval``.
 
 Writing is incremental by content hash, and safe with concurrent writers: each article
@@ -38,17 +39,16 @@ from .chunking import CHUNKER_VERSION, Passage, split_passages
 from .corpus import Document, load_corpus
 from .embedding import Embedder
 from .errors import RagError
-from .index import VectorIndex
+from .index import IVF_NPROBE, VectorIndex, ivf_lists
 from .storage import redacted
 from .store import BuildReport
 
 SCHEMA_LOCK = 7_415_201          # advisory lock key: one schema creation at a time
-# Measured (rag bench --retrieval, clustered synthetic vectors): at 100k, m=16/ef_construction=64 reached
-# recall@10 0.84 at ef_search 1000; m=32/128 reaches 0.905-0.965 at ef_search 1000 (12-24 ms; three draws of
-# the vectors), 0.84-0.90 at 400; at 10k, 0.995-1.0. ef_search 1000 is pgvector's maximum.
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 128, 1000
-# Below this many passages the dense half is an exact scan (measured 57 ms at 100k, recall 1.0), as the
-# folder store's FAISS index is exact below 500k: HNSW's recall above stays under 0.95 on clustered vectors.
+ANN_LOCK = 7_415_202             # advisory lock key: one IVFFlat (re)build at a time
+# Below this many passages the dense half is an exact scan (measured 32-57 ms at 100k, recall 1.0); above, an
+# IVFFlat index with the FAISS IVF's lists and probes (rag.index.ivf_lists): rag bench --retrieval measured
+# recall@10 0.999 at 100k clustered vectors in 1 ms, where pgvector's HNSW (m=32, ef_construction=128) gave
+# 0.84 at ef_search 400 and 0.905-0.965 at 1000, its maximum.
 EXACT_BELOW = 200_000
 BATCH = 16                       # articles claimed and embedded together
 
@@ -81,8 +81,6 @@ CREATE TABLE IF NOT EXISTS sentences (
     embedding vector({dim}) NOT NULL,
     UNIQUE (article, start_char, end_char));
 CREATE INDEX IF NOT EXISTS passages_article ON passages (article);
-CREATE INDEX IF NOT EXISTS passages_embedding ON passages
-    USING hnsw (embedding vector_ip_ops) WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
 CREATE INDEX IF NOT EXISTS passages_lexemes ON passages USING gin (lexemes);
 """
 
@@ -174,10 +172,39 @@ def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False
             _claim(conn, doc.id, wait=True)
             _index(conn, [doc], embedder, known, report, progress)
         report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        ensure_ivf(conn, report.passages)
     finally:
         conn.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def ensure_ivf(conn, passages: int) -> bool:
+    """From ``EXACT_BELOW`` passages on, an IVFFlat index on their vectors; built again once the archive
+    has grown 4× (its lists are sized for the count it was built with). True if it was (re)built.
+
+    Built under another name, concurrently, then swapped in: web instances keep searching meanwhile.
+    """
+    if passages < EXACT_BELOW:
+        return False
+    lists = ivf_lists(passages)
+    conn.execute("SELECT pg_advisory_lock(%s)", [ANN_LOCK])
+    try:
+        built = _manifest(conn).get("ivf_lists")
+        if built and 2 * int(built) > lists:        # lists ∝ √n: 4× the rows is 2× the lists
+            return False
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("DROP INDEX IF EXISTS passages_embedding_next")
+        conn.execute(f"CREATE INDEX CONCURRENTLY passages_embedding_next ON passages "
+                     f"USING ivfflat (embedding vector_ip_ops) WITH (lists = {lists})")
+        with conn.transaction():
+            conn.execute("DROP INDEX IF EXISTS passages_embedding")
+            conn.execute("ALTER INDEX passages_embedding_next RENAME TO passages_embedding")
+            conn.execute("INSERT INTO rag_manifest VALUES ('ivf_lists', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [str(lists)])
+        return True
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", [ANN_LOCK])
 
 
 def _claim(conn, doc_id: str, wait: bool) -> bool:
@@ -273,7 +300,7 @@ class _Cache:
 
 
 class PgVectorIndex(VectorIndex):
-    """Passage vectors in PostgreSQL: an exact scan below ``EXACT_BELOW``, pgvector's HNSW index above."""
+    """Passage vectors in PostgreSQL: an exact scan below ``EXACT_BELOW``, pgvector's IVFFlat index above."""
 
     def __init__(self, store: "PgStore"):
         self.store = store
@@ -282,7 +309,7 @@ class PgVectorIndex(VectorIndex):
     def search(self, queries, k):
         scores = np.full((len(queries), k), -1.0, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        # "+ 0" orders by an expression the HNSW index cannot serve: a (parallel) sequential scan.
+        # "+ 0" orders by an expression no index can serve: a (parallel) sequential scan.
         order = "(embedding <#> %s) + 0" if self.exact else "embedding <#> %s"
         for i, q in enumerate(np.asarray(queries, dtype=np.float32)):
             rows = self.store.query(f"SELECT id, -(embedding <#> %s) FROM passages ORDER BY {order} LIMIT %s",
@@ -355,7 +382,7 @@ class PgStore:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             conn = self._local.conn = connect(self.url)
-            conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+            conn.execute(f"SET ivfflat.probes = {IVF_NPROBE}")
         return conn
 
     def query(self, sql: str, params: Iterable = (), fetch: bool = True) -> list[tuple]:

@@ -67,6 +67,7 @@ class Settings:
     n_threads: int = 0          # 0: physical cores
     temperature: float = 0.0
     prefix_cache: bool = True   # the system message's KV state kept in cache_dir/prefix (rag.prefixstate)
+    extra_buffers: bool = False  # llama.cpp's repacked/AMX weight layouts (rag.llamacpp: slower prefill here)
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect

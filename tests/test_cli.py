@@ -230,8 +230,8 @@ def llm_server_runs(monkeypatch):
 def test_llm_server_serves_the_configured_model(rag, user, llm_server_runs, line, host, port, parallel):
     result = rag(line)
     assert result.exit_code == 0, result.stderr
-    [(model, *served, n_ctx, threads)] = llm_server_runs
-    assert served == [host, port, parallel]
+    [(model, *served, n_ctx, threads, extra_buffers)] = llm_server_runs
+    assert served == [host, port, parallel] and extra_buffers is False
     if "--llm-model" in line:
         assert model.endswith("/path/to/model.gguf") and (n_ctx, threads) == (4096, 2)
     else:
@@ -271,32 +271,37 @@ def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, us
     monkeypatch.setattr("rag.llm_server.Child", FakeLLMServer)
     result = rag("rag bench --concurrency 1,2,4,8 --repeats 2")
     assert result.exit_code == 0, result.stderr
-    rows = [r.split("|") for r in result.stdout.splitlines() if r.startswith("| ") and r[2].isdigit()]
-    assert [(r[1].strip(), r[2].strip()) for r in rows] == [
-        (str(n), backend) for backend in ("in-process", "server") for n in (1, 2, 4, 8)]
-    assert all(r[7].strip() == "0" for r in rows), "no failed request"
+    answers, decoding = result.stdout.split("Decoding alone")
+    for table, failed in ((answers, 7), (decoding, 5)):
+        rows = [r.split("|") for r in table.splitlines() if r.startswith("| ") and r[2].isdigit()]
+        assert [(r[1].strip(), r[2].strip()) for r in rows] == [
+            (str(n), backend) for backend in ("in-process", "server") for n in (1, 2, 4, 8)]
+        assert all(r[failed].strip() == "0" for r in rows), "no failed request"
     assert FakeLLMServer.started == [1, 2, 4, 8], "one server per level, with as many slots as users"
     written = user.parent / "project" / "eval" / "bench" / "concurrency.md"
     assert written.read_text(encoding="utf-8") == result.stdout.rstrip("\n") + "\n"
 
 
-@pytest.mark.parametrize("line, sizes, pg_url", [
-    ("rag bench --retrieval", [10000, 100000, 1000000], ""),
-    ("RAG_STORE=postgresql://… rag bench --retrieval --sizes 10000,100000", [10000, 100000], "postgresql://…"),
+@pytest.mark.parametrize("line, sizes, pg_url, kinds", [
+    ("rag bench --retrieval", [10000, 100000, 1000000], "", ("hnsw", "ivf")),
+    ("RAG_STORE=postgresql://… rag bench --retrieval --sizes 10000,100000", [10000, 100000], "postgresql://…",
+     ("hnsw", "ivf")),
+    ("RAG_STORE=postgresql://… rag bench --retrieval --sizes 1000000 --kinds ivf", [1000000], "postgresql://…",
+     ("ivf",)),
 ])
 def test_bench_retrieval_measures_faiss_and_pgvector_when_the_store_is_postgresql(rag, user, monkeypatch, line,
-                                                                                   sizes, pg_url):
+                                                                                   sizes, pg_url, kinds):
     """The command's wiring (the measurement itself runs at 10,000 vectors in test_pgstore.py)."""
     asked = {}
 
-    def measure(sizes, pg_url=""):
-        asked.update(sizes=sizes, pg_url=pg_url)
+    def measure(sizes, pg_url="", kinds=()):
+        asked.update(sizes=sizes, pg_url=pg_url, kinds=kinds)
         return [{"n": n, "engine": "faiss", "kind": "flat", "params": "exact", "search_ms_median": 0.4,
                  "recall@10": 1.0, "build_s": 0.0} for n in sizes]
 
     monkeypatch.setattr("rag.bench.retrieval_scaling", measure)
     result = rag(line)
     assert result.exit_code == 0, result.stderr
-    assert asked == {"sizes": sizes, "pg_url": pg_url}
-    assert result.stdout.splitlines()[2] == "| 10,000 | faiss | flat | exact | 0.4 | 1.0 | 0.0 |"
+    assert asked == {"sizes": sizes, "pg_url": pg_url, "kinds": kinds}
+    assert result.stdout.splitlines()[2] == f"| {sizes[0]:,} | faiss | flat | exact | 0.4 | 1.0 | 0.0 |"
     assert len(json.loads((user.parent / "project" / "eval" / "bench" / "retrieval.json").read_text())) == len(sizes)

@@ -77,6 +77,31 @@ def test_search_reads_passages_sentences_and_articles(pg_url, corpus, fake_embed
             assert store.sentence_vectors[sentence].shape == (fake_embedder.dim,)
 
 
+def test_a_large_archive_is_searched_through_an_ivfflat_index_built_again_as_it_grows(pg_url, corpus,
+                                                                                    fake_embedder, monkeypatch):
+    monkeypatch.setattr(pgstore, "EXACT_BELOW", 1)        # the seeds stand in for an archive of 200k passages
+    report = pgstore.build(corpus, pg_url, fake_embedder)
+    index = _rows(pg_url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'passages_embedding'")
+    assert "USING ivfflat" in index[0][0]
+    assert _rows(pg_url, "SELECT value FROM rag_manifest WHERE key = 'ivf_lists'") == [("1",)]
+    store = pgstore.PgStore(pg_url)
+    assert not store.dense.exact
+    vector = fake_embedder.encode(["association du métavers du Zhejiang entreprises"], "query")
+    _, ids = store.dense.search(vector, 3)
+    assert (ids[0] >= 0).all()
+    store.query("SET enable_seqscan = off", fetch=False)    # a table this small would rather be scanned
+    plan = "\n".join(r[0] for r in store.query("EXPLAIN SELECT id FROM passages ORDER BY embedding <#> %s LIMIT 5",
+                                               [vector[0]]))
+    assert "Index Scan using passages_embedding" in plan
+    conn = pgstore.connect(pg_url)
+    try:
+        assert pgstore.ensure_ivf(conn, report.passages) is False            # same size: kept
+        assert pgstore.ensure_ivf(conn, 4 * 40 * report.passages) is True    # 4× the lists' size: rebuilt
+    finally:
+        conn.close()
+    assert _rows(pg_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'passages_embedding%'") == [(1,)]
+
+
 def test_another_embedding_model_is_refused(pg_url, corpus, fake_embedder):
     pgstore.build(corpus, pg_url, fake_embedder)
 
@@ -145,5 +170,6 @@ def test_readme_bench_retrieval_with_pgvector(pg_url, tmp_path):
     result = _rag(["bench", "--retrieval", "--sizes", "10000", "--out", str(tmp_path)], {"RAG_STORE": pg_url})
     assert result.returncode == 0, result.stderr
     rows = {(r.split("|")[2].strip(), r.split("|")[3].strip()) for r in result.stdout.splitlines()[2:] if r}
-    assert {("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("pgvector", "hnsw")} <= rows
+    assert {("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("pgvector", "hnsw"), ("pgvector", "ivf"),
+            ("pgvector", "flat")} <= rows
     assert "rag_bench_vectors" not in str(_rows(pg_url, "SELECT tablename FROM pg_tables"))
