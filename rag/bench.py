@@ -198,8 +198,8 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
     lists and probes) as ``kinds`` asks, and an exact sequential scan."""
     from pgvector.psycopg import register_vector
 
-    from .index import IVF_NPROBE, ivf_lists
-    from .pgstore import connect
+    from .index import IVF_NPROBE
+    from .pgstore import IVF_BUILD_MEMORY, connect, ivf_lists
 
     m, ef_construction = PG_HNSW_M, PG_HNSW_EF_CONSTRUCTION
 
@@ -236,6 +236,7 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
             conn.execute("DROP INDEX bench_hnsw")
         if "ivf" in kinds:
             lists = ivf_lists(len(x))
+            conn.execute(f"SET maintenance_work_mem = '{IVF_BUILD_MEMORY}'")    # as the store builds it
             build_s = timed_build(f"CREATE INDEX bench_ivf ON rag_bench_vectors USING ivfflat "
                                   f"(embedding vector_ip_ops) WITH (lists = {lists})")
             conn.execute(f"SET ivfflat.probes = {IVF_NPROBE}")

@@ -39,18 +39,22 @@ from .chunking import CHUNKER_VERSION, Passage, split_passages
 from .corpus import Document, load_corpus
 from .embedding import Embedder
 from .errors import RagError
-from .index import IVF_NPROBE, VectorIndex, ivf_lists
+from .index import IVF_NPROBE, VectorIndex
 from .storage import redacted
 from .store import BuildReport
 
 SCHEMA_LOCK = 7_415_201          # advisory lock key: one schema creation at a time
 ANN_LOCK = 7_415_202             # advisory lock key: one IVFFlat (re)build at a time
-# Below this many passages the dense half is an exact scan (measured 32-57 ms at 100k, recall 1.0); above, an
-# IVFFlat index with the FAISS IVF's lists and probes (rag.index.ivf_lists): rag bench --retrieval measured
-# recall@10 0.999 at 100k clustered vectors in 1 ms, where pgvector's HNSW (m=32, ef_construction=128) gave
-# 0.84 at ef_search 400 and 0.905-0.965 at 1000, its maximum.
+# Below this many passages the dense half is an exact scan (measured 44 ms at 100k, recall 1.0); above, an
+# IVFFlat index (ivf_lists, probed IVF_NPROBE times): rag bench --retrieval measured recall@10 0.998 at 100k
+# clustered vectors in 1.5 ms, where pgvector's HNSW (m=32, ef_construction=128) gave 0.86 at ef_search 400
+# and 0.935 at 1000, its maximum, in 13 ms.
 EXACT_BELOW = 200_000
 BATCH = 16                       # articles claimed and embedded together
+# pgvector's k-means keeps a (samples = 50·lists) × lists matrix of bounds in maintenance_work_mem: 4000 lists
+# (FAISS's 4·√n at 1M) asked for 3.4 GB, measured. 1500 lists need ~0.6 GB, inside IVF_BUILD_MEMORY.
+MAX_IVF_LISTS = 1500
+IVF_BUILD_MEMORY = "1GB"
 
 
 def _schema(dim: int) -> str:
@@ -179,9 +183,19 @@ def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False
     return report
 
 
+def ivf_lists(n: int) -> int:
+    """IVFFlat lists for ``n`` vectors, as pgvector advises (n/1000 up to 1M rows, √n above), at most
+    ``MAX_IVF_LISTS``.
+
+    >>> ivf_lists(10_000), ivf_lists(200_000), ivf_lists(1_000_000), ivf_lists(2_000_000), ivf_lists(10**8)
+    (10, 200, 1000, 1414, 1500)
+    """
+    return max(1, min(n // 1000 if n <= 1_000_000 else int(n ** 0.5), MAX_IVF_LISTS))
+
+
 def ensure_ivf(conn, passages: int) -> bool:
-    """From ``EXACT_BELOW`` passages on, an IVFFlat index on their vectors; built again once the archive
-    has grown 4× (its lists are sized for the count it was built with). True if it was (re)built.
+    """From ``EXACT_BELOW`` passages on, an IVFFlat index on their vectors; built again once the lists
+    it would have are twice those it was built with. True if it was (re)built.
 
     Built under another name, concurrently, then swapped in: web instances keep searching meanwhile.
     """
@@ -191,9 +205,9 @@ def ensure_ivf(conn, passages: int) -> bool:
     conn.execute("SELECT pg_advisory_lock(%s)", [ANN_LOCK])
     try:
         built = _manifest(conn).get("ivf_lists")
-        if built and 2 * int(built) > lists:        # lists ∝ √n: 4× the rows is 2× the lists
+        if built and 2 * int(built) > lists:
             return False
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(f"SET maintenance_work_mem = '{IVF_BUILD_MEMORY}'")
         conn.execute("DROP INDEX IF EXISTS passages_embedding_next")
         conn.execute(f"CREATE INDEX CONCURRENTLY passages_embedding_next ON passages "
                      f"USING ivfflat (embedding vector_ip_ops) WITH (lists = {lists})")

@@ -459,3 +459,15 @@ def pg_server():
 def pg_url(pg_server):
     """A new empty database on the session's PostgreSQL."""
     return pg_server.new_database()
+
+
+def bench_markdown(**measured) -> str:
+    """``rag bench``'s markdown for a report with ``measured`` parts and placeholder figures elsewhere."""
+    from rag.bench import markdown
+
+    row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
+    return markdown({"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},
+                     "ratios_naive_over_default": {}, "cold_start_s": 5, "peak_rss_mb": 1,
+                     "generation": {"measured_tokens_per_s": 18.0, "share_of_bound": 0.6, "memory_bandwidth_gbs": 30,
+                                    "model_gb": 1.1, "bound_tokens_per_s": 27},
+                     "embedding": {"passages_per_s": 30, "query_ms_median": 16}, "faiss": [], **measured})

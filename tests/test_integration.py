@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_cited_spans_are_source_text, can_cut_the_network
 
-from rag import citations
+from rag import citations, llamacpp
 from rag.language import detect
 from rag.pipeline import Done, Retrieved, Token
 from rag.prompts import SYSTEM
@@ -241,6 +241,9 @@ def test_bench_measures_latency_and_faiss_on_this_machine(rag_real, real_project
     for label in ("evidence shown (s)", "prompt tokens", "first token (s)", "generation (tokens/s)", "total (s)"):
         default, naive = re.search(rf"^\| {re.escape(label)} \| ([\d.]+) \| ([\d.]+) \|", written, re.MULTILINE).groups()
         assert float(default) > 0 and float(naive) > 0, label
+    if llamacpp.use_extra_buffers(True):      # the repacked layouts measured beside the default (not on AMX CPUs)
+        for row in ("on (before)", "off (`RAG_EXTRA_BUFFERS=0`)"):
+            assert re.search(rf"^\| {re.escape(row)} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", written, re.MULTILINE), row
     # | vectors | engine | index | parameters | search ms | recall@10 | build s |
     assert re.search(r"^\| 10,000 \| faiss \| flat \| [^|]+ \| [\d.]+ \| 1\.0 \|", written, re.MULTILINE)
     assert re.search(r"^\| 10,000 \| faiss \| hnsw \| [^|]+ \| [\d.]+ \| (?:0\.\d+|1\.0) \|", written, re.MULTILINE)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import bench_markdown
 
 from rag import llamacpp
 from rag.settings import Settings
@@ -26,19 +27,10 @@ def test_extra_buffers_are_never_used_on_a_cpu_with_amx(monkeypatch, wanted, amx
 
 
 def test_bench_table_shows_the_kernels_before_and_after():
-    from rag.bench import markdown
-
-    row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
-    report = {"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},
-              "ratios_naive_over_default": {}, "cold_start_s": 5, "peak_rss_mb": 1,
-              "kernels": {"on": {"first_token_s": 6.0, "tokens_per_s": 18.4, "total_s": 8.0},
-                          "off": {"first_token_s": 4.0, "tokens_per_s": 15.8, "total_s": 6.5},
-                          "ratio_off_over_on": {"first_token_s": 1.5, "tokens_per_s": 0.86, "total_s": 1.23},
-                          "questions": 6},
-              "generation": {"measured_tokens_per_s": 18.0, "share_of_bound": 0.6, "memory_bandwidth_gbs": 30,
-                             "model_gb": 1.1, "bound_tokens_per_s": 27},
-              "embedding": {"passages_per_s": 30, "query_ms_median": 16}, "faiss": []}
-    md = markdown(report)
+    md = bench_markdown(kernels={"on": {"first_token_s": 6.0, "tokens_per_s": 18.4, "total_s": 8.0},
+                                 "off": {"first_token_s": 4.0, "tokens_per_s": 15.8, "total_s": 6.5},
+                                 "ratio_off_over_on": {"first_token_s": 1.5, "tokens_per_s": 0.86, "total_s": 1.23},
+                                 "questions": 6})
     assert "| on (before) | 6.0 | 18.4 | 8.0 |" in md
     assert "| off (`RAG_EXTRA_BUFFERS=0`) | 4.0 | 15.8 | 6.5 |" in md
     assert "| speed-up, off vs on | 1.5× | 0.86× | 1.23× |" in md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import bench_markdown
 
 from rag.settings import Settings
 
@@ -13,17 +14,8 @@ def test_the_prefix_cache_is_a_setting_on_by_default(tmp_path):
 
 
 def test_bench_table_shows_the_first_question_before_and_after():
-    from rag.bench import markdown
-
-    row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
-    report = {"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},
-              "ratios_naive_over_default": {}, "cold_start_s": 5, "peak_rss_mb": 1,
-              "first_question": {"median": {"computed": 4.2, "from_disk": 1.4}, "ratio_median": 3.0,
-                                 "ratio_range": [2.5, 3.5], "rows": [{}] * 6},
-              "generation": {"measured_tokens_per_s": 18.0, "share_of_bound": 0.6, "memory_bandwidth_gbs": 30,
-                             "model_gb": 1.1, "bound_tokens_per_s": 27},
-              "embedding": {"passages_per_s": 30, "query_ms_median": 16}, "faiss": []}
-    md = markdown(report)
+    md = bench_markdown(first_question={"median": {"computed": 4.2, "from_disk": 1.4}, "ratio_median": 3.0,
+                                        "ratio_range": [2.5, 3.5], "rows": [{}] * 6})
     assert "| computed (before) | 4.2 |" in md
     assert "| read from disk (`RAG_PREFIX_CACHE=1`) | 1.4 |" in md
     assert "3.0 (range 2.5–3.5)" in md
