@@ -357,6 +357,8 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/bench"), show_default=True)
 @click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--questions", type=click.IntRange(min=1),
+              help="Answer only the first N of the benchmark's 6 questions: a quicker, rougher run.")
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
 @click.option("--kinds", default="hnsw,ivf", show_default=True,
               help="With --retrieval: the approximate indexes measured beside exact search.")
@@ -368,7 +370,7 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def bench(ctx, out, repeats, sizes, kinds, concurrency, max_tokens, retrieval):
+def bench(ctx, out, repeats, questions, sizes, kinds, concurrency, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
     from . import bench as measure
     from . import storage
@@ -389,7 +391,8 @@ def bench(ctx, out, repeats, sizes, kinds, concurrency, max_tokens, retrieval):
         levels = [int(x) for x in concurrency.split(",")]
         click.echo(measure.concurrency(_settings(ctx), levels, out, rounds=repeats, max_tokens=max_tokens))
         return
-    click.echo(measure.run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")]))
+    click.echo(measure.run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")],
+                           questions=questions))
 
 
 if __name__ == "__main__":

@@ -233,7 +233,7 @@ def test_cli_errors_are_one_line_without_traceback(rag_real, tmp_path, line, env
 
 
 def test_bench_measures_latency_and_faiss_on_this_machine(rag_real, real_project):
-    out = rag_real("rag bench --repeats 2 --sizes 10000")
+    out = rag_real("rag bench --repeats 1 --questions 2 --sizes 10000")
     assert out.returncode == 0, out.stderr
     written = (real_project / "eval" / "bench" / "bench.md").read_text(encoding="utf-8")
     assert out.stdout.strip() == written.strip()
