@@ -189,7 +189,7 @@ def retrieval_scaling(sizes: list[int], dim: int = 384, queries: int = 200, seed
 
 
 # pgvector HNSW, measured beside the store's IVFFlat: m=16/ef_construction=64 reached recall@10 0.84 at 100k
-# at ef_search 1000 (pgvector's maximum); m=32/128 0.84-0.92 at 1000.
+# at ef_search 1000 (pgvector's maximum); m=32/128 0.905-0.965 at 1000 (draws of the vectors), 0.85-0.90 at 400.
 PG_HNSW_M, PG_HNSW_EF_CONSTRUCTION, PG_HNSW_EF_SEARCH = 32, 128, (400, 1000)
 
 
@@ -200,8 +200,6 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
 
     from .index import IVF_NPROBE
     from .pgstore import IVF_BUILD_MEMORY, connect, ivf_lists
-
-    m, ef_construction = PG_HNSW_M, PG_HNSW_EF_CONSTRUCTION
 
     conn = connect(url)
     out = []
@@ -227,11 +225,11 @@ def _pgvector_scaling(url: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray,
         conn.execute("SET maintenance_work_mem = '2GB'")
         if "hnsw" in kinds:
             build_s = timed_build(f"CREATE INDEX bench_hnsw ON rag_bench_vectors USING hnsw (embedding vector_ip_ops) "
-                                  f"WITH (m = {m}, ef_construction = {ef_construction})")
+                                  f"WITH (m = {PG_HNSW_M}, ef_construction = {PG_HNSW_EF_CONSTRUCTION})")
             for ef in PG_HNSW_EF_SEARCH:
                 conn.execute(f"SET hnsw.ef_search = {ef}")
                 out.append({"n": len(x), "engine": "pgvector", "kind": "hnsw",
-                            "params": f"m={m} ef_construction={ef_construction} ef_search={ef}",
+                            "params": f"m={PG_HNSW_M} ef_construction={PG_HNSW_EF_CONSTRUCTION} ef_search={ef}",
                             "build_s": build_s, **_timed_recall(knn, q, truth)})
             conn.execute("DROP INDEX bench_hnsw")
         if "ivf" in kinds:
@@ -359,10 +357,21 @@ def retrieval_markdown(rows: list[dict]) -> str:
 
 
 # ---- concurrent users: the in-process backend's queue vs an LLM server's parallel slots ----------
-def _users(pipe, users: int, rounds: int) -> dict:
-    """``users`` threads each asking ``rounds`` questions at once through ``pipe``."""
+def _at_once(user, users: int) -> float:
+    """Run ``user(0)`` … ``user(users - 1)`` in threads started together; seconds until the last ends."""
     import threading
 
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def _users(pipe, users: int, rounds: int) -> dict:
+    """``users`` threads each asking ``rounds`` questions at once through ``pipe``."""
     rows, failed = [], []
 
     def user(u: int) -> None:
@@ -380,13 +389,7 @@ def _users(pipe, users: int, rounds: int) -> dict:
                 continue
             rows.append({"first_token_s": first, "tokens": tokens})
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=user, args=(u,)) for u in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = _at_once(user, users)
     firsts = sorted(r["first_token_s"] for r in rows if r["first_token_s"] is not None)
     p95 = firsts[min(len(firsts) - 1, math.ceil(0.95 * len(firsts)) - 1)] if firsts else None
     return {"users": users, "requests": users * rounds, "failed": len(failed), "errors": failed[:3],
@@ -402,11 +405,9 @@ COUNTING = [{"role": "user", "content": "Count from 1 to 400 in words, one numbe
 def _decoding(generator, users: int, tokens: int) -> dict:
     """``users`` threads each streaming a ``tokens``-token reply to a short prompt at once: the
     decoding phase alone (the prompt is ~30 tokens), where batched decoding can share the memory traffic."""
-    import threading
-
     counts, failed = [], []
 
-    def user() -> None:
+    def user(_: int) -> None:
         try:
             reply = generator.stream(COUNTING, tokens)
             pieces = sum(1 for _ in reply)
@@ -414,13 +415,7 @@ def _decoding(generator, users: int, tokens: int) -> dict:
         except Exception as e:  # noqa: BLE001 - a failed request is a measured outcome
             failed.append(f"{type(e).__name__}: {e}")
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=user) for _ in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = _at_once(user, users)
     return {"users": users, "tokens": sum(counts), "wall_s": round(wall, 2), "failed": len(failed),
             "errors": sorted(set(failed)), "tokens_per_s": round(sum(counts) / wall, 2)}
 
