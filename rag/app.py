@@ -51,6 +51,8 @@ UI = {
         "upload": "Ajouter des articles (.txt .md .html .pdf .docx .rss .atom .jsonl, 20 Mo max. chacun)",
         "uploaded": "{n} fichier(s) ajouté(s) ; index à jour : {total} articles.",
         "refused_files": "Refusé(s) :", "skipped_files": "Ignoré(s) :",
+        "no_upload_folder": "Cette archive partagée n'a pas de dossier ici : lancez le chat avec --corpus DOSSIER "
+                            "pour y ajouter des articles.",
         "remove": "Retirer les articles choisis", "removed": "{n} article(s) retiré(s) de l'index.",
         "remove_none": "Choisissez d'abord les articles à retirer dans la liste ci-dessus.",
         "indexing": "Indexation des articles…",
@@ -88,6 +90,8 @@ UI = {
         "upload": "Add articles (.txt .md .html .pdf .docx .rss .atom .jsonl, 20 MB max. each)",
         "uploaded": "{n} file(s) added; index up to date: {total} articles.",
         "refused_files": "Refused:", "skipped_files": "Skipped:",
+        "no_upload_folder": "This shared archive has no folder on this machine: start the chat with --corpus DIR "
+                            "to add articles to it.",
         "remove": "Remove the chosen articles", "removed": "{n} article(s) removed from the index.",
         "remove_none": "First choose the articles to remove in the list above.",
         "indexing": "Indexing the articles…",
@@ -506,6 +510,8 @@ def upload_articles(pipeline, files, lang: str, browser: str = "", picked=None, 
 
     t = UI[ui_lang(lang, browser)]
     pairs = [(Path(str(getattr(f, "name", f))), Path(str(getattr(f, "name", f))).name) for f in files or []]
+    if pipeline.settings.corpus is None:     # a shared PostgreSQL archive opened without --corpus
+        return (_note([t["no_upload_folder"]], "error"), *show_corpus(pipeline, "", picked))
     if progress is not None:
         progress(0, desc=t["indexing"])
     saved, refused = uploads.accept(pairs, pipeline.settings.corpus)

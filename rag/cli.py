@@ -62,7 +62,7 @@ def _setting_option(*decls, name: str, **kwargs):
 
 
 CORPUS = _setting_option("--corpus", name="corpus", type=click.Path(path_type=Path),
-                         help="Folder of articles (default: seeds/).")
+                         help="Folder of articles (default: the one the index was built from, else seeds/).")
 INDEX = _setting_option("--index", name="index", type=click.Path(path_type=Path),
                         help="Index folder (default: .rag/).")
 EMBED_MODEL = _setting_option("--embed-model", name="embed_model",
@@ -118,12 +118,12 @@ def models(ctx):
 @click.pass_context
 @_friendly
 def index_cmd(ctx):
-    """(Re)build the index; unchanged articles are not re-embedded."""
-    from . import storage
-    from .pipeline import Pipeline
+    """(Re)build the index from --corpus (default: the folder it was built from); unchanged
+    articles are not re-embedded."""
+    from . import embedding, storage
 
-    s = _settings(ctx)
-    report = storage.build(s, Pipeline(s).embedder, progress=sys.stderr.isatty())
+    s = storage.bind(_settings(ctx), rebuild=True)
+    report = storage.build(s, embedding.from_settings(s), progress=sys.stderr.isatty())
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"indexed {len(report.added) + len(report.changed) + len(report.unchanged)} articles "

@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
 from .errors import RagError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 Kind = Literal["query", "passage"]
 
@@ -78,3 +81,12 @@ class SentenceTransformerEmbedder(Embedder):
         prompt = kind if kind in (model.prompts or {}) else None
         return model.encode(texts, prompt_name=prompt, batch_size=batch_size, convert_to_numpy=True,
                             normalize_embeddings=True, show_progress_bar=progress)
+
+
+def from_settings(settings: "Settings") -> Embedder:
+    """The configured embedder (``RAG_EMBED_MODEL``, else the packaged multilingual-e5-small),
+    loaded on first use."""
+    from .models import embed_model_path
+
+    path = embed_model_path(settings.embed_model, settings.cache_dir)
+    return SentenceTransformerEmbedder(path, model_id=settings.embed_model or "multilingual-e5-small")

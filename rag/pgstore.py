@@ -6,8 +6,11 @@ Tables (created on first use)::
 
     rag_manifest  key → value: the embedding model, its dimension, the chunker version,
                   the IVFFlat index's lists
-    articles      id, sha256, text, meta (jsonb: title, date, source, url, language,
-                  duplicate group… — room for more without a migration)
+    rag_sources   name → folder: every folder indexed into the archive, by the name its
+                  articles are keyed under (``RAG_SOURCE``, else the folder's absolute path)
+    articles      id (``<source name>/<path in the folder>``), origin (the source name), sha256,
+                  text, meta (jsonb: title, date, source, url, language, duplicate group… —
+                  room for more without a migration)
     passages      id, article, passage_id (unique), offsets, text, sentence offsets,
                   embedding (IVFFlat index above 200k passages), lexemes (French + English full text, GIN index)
     sentences     id, article, offsets (unique per article), embedding
@@ -40,6 +43,7 @@ from .corpus import Document, load_corpus
 from .embedding import Embedder
 from .errors import RagError
 from .index import IVF_NPROBE, VectorIndex
+from .settings import DEFAULT_CORPUS
 from .storage import redacted
 from .store import BuildReport
 
@@ -61,12 +65,18 @@ def _schema(dim: int) -> str:
     return f"""
 CREATE EXTENSION IF NOT EXISTS vector;
 CREATE TABLE IF NOT EXISTS rag_manifest (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS rag_sources (
+    name text PRIMARY KEY,
+    folder text NOT NULL,
+    indexed_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS articles (
     id text PRIMARY KEY,
     sha256 text NOT NULL,
     text text NOT NULL,
     meta jsonb NOT NULL DEFAULT '{{}}'::jsonb,
     indexed_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS origin text NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS articles_origin ON articles (origin);
 CREATE TABLE IF NOT EXISTS passages (
     id bigserial PRIMARY KEY,
     article text NOT NULL REFERENCES articles ON DELETE CASCADE,
@@ -111,6 +121,10 @@ def _manifest(conn) -> dict[str, str]:
     return dict(conn.execute("SELECT key, value FROM rag_manifest").fetchall())
 
 
+def _empty(url: str) -> RagError:
+    return RagError(f"no articles in {redacted(url)}: run `rag index --corpus DIR` with RAG_STORE set")
+
+
 def _model_mismatch(built: str, configured: str, url: str) -> RagError:
     return RagError(f"the index in {redacted(url)} was built with embedding model '{built}' but '{configured}' is "
                     f"configured: index into another database, or set RAG_EMBED_MODEL back")
@@ -134,32 +148,60 @@ def ensure_schema(conn, url: str, embedder: Embedder) -> None:
                        f"splits passages differently (chunker {CHUNKER_VERSION}): index into a new database")
 
 
-def open_index(corpus_dir: Path, url: str, embedder: Embedder) -> "PgStore":
-    """The archive at ``url``; the articles of ``corpus_dir`` are indexed first if it has none."""
+def sources(url: str) -> dict[str, str]:
+    """Source name → folder, for every folder indexed into the archive at ``url``."""
+    conn = connect(url)
     try:
-        store = PgStore(url)
-        empty = store.empty()
-    except RagError:
-        empty = True
-    if empty and Path(corpus_dir).is_dir():
-        build(corpus_dir, url, embedder)
-        store = PgStore(url)
+        return dict(conn.execute("SELECT name, folder FROM rag_sources ORDER BY name").fetchall())
+    except Exception:  # noqa: BLE001 - psycopg's UndefinedTable: nothing indexed yet
+        return {}
+    finally:
+        conn.close()
+
+
+def corpus_of(given: Path | None, url: str, rebuild: bool = False) -> Path | None:
+    """The folder a command works on. Questions and the web chat never index a shared archive
+    (``rag index`` does): None unless ``--corpus`` names one, for uploads. ``rag index`` with no
+    ``--corpus`` re-indexes the archive's one folder (``seeds/`` into an empty archive)."""
+    if given is not None or not rebuild:
+        return given
+    known = sources(url)
+    if len(known) > 1:
+        raise RagError(f"{redacted(url)} holds articles of {len(known)} folders ({', '.join(sorted(known.values()))}): "
+                       f"say which one to index with --corpus DIR")
+    return Path(next(iter(known.values()))) if known else DEFAULT_CORPUS
+
+
+def open_index(corpus_dir: Path | None, url: str, embedder: Embedder) -> "PgStore":
+    """The archive at ``url``, which ``rag index`` fills (never a question: the folder of a shared
+    archive is not this machine's to choose)."""
+    store = PgStore(url)
+    if store.empty():
+        raise _empty(url)
     store.check_model(embedder)
     return store
 
 
 # ---- writing ---------------------------------------------------------------------------------
-def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False) -> BuildReport:
-    """Mirror the articles of ``corpus_dir`` into the database, embedding only new or changed ones."""
+def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False, source: str = "") -> BuildReport:
+    """Mirror the articles of ``corpus_dir`` into the database under the name ``source`` (default:
+    the folder's absolute path), embedding only new or changed ones; the articles of other folders
+    are left as they are."""
+    import dataclasses
     import time
 
     t0 = time.perf_counter()
+    folder = Path(corpus_dir).resolve()
+    origin = source or str(folder)
     docs, warnings = load_corpus(Path(corpus_dir))
+    docs = [dataclasses.replace(d, id=f"{origin}/{d.id}") for d in docs]
     report = BuildReport(warnings=warnings)
     conn = connect(url)
     try:
         ensure_schema(conn, url, embedder)
-        known = dict(conn.execute("SELECT id, sha256 FROM articles").fetchall())
+        conn.execute("INSERT INTO rag_sources (name, folder) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                     "SET folder = excluded.folder, indexed_at = now()", [origin, str(folder)])
+        known = dict(conn.execute("SELECT id, sha256 FROM articles WHERE origin = %s", [origin]).fetchall())
         report.removed = sorted(set(known) - {d.id for d in docs})
         if report.removed:
             conn.execute("DELETE FROM articles WHERE id = ANY(%s)", [report.removed])
@@ -171,10 +213,10 @@ def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False
             batch = todo[i:i + BATCH]
             claimed = [d for d in batch if _claim(conn, d.id, wait=False)]
             waiting += [d for d in batch if d not in claimed]
-            _index(conn, claimed, embedder, known, report, progress)
+            _index(conn, claimed, origin, embedder, known, report, progress)
         for doc in waiting:      # another process is indexing it: wait, then check what it wrote
             _claim(conn, doc.id, wait=True)
-            _index(conn, [doc], embedder, known, report, progress)
+            _index(conn, [doc], origin, embedder, known, report, progress)
         report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         ensure_ivf(conn, report.passages)
     finally:
@@ -229,7 +271,8 @@ def _claim(conn, doc_id: str, wait: bool) -> bool:
     return conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [doc_id]).fetchone()[0]
 
 
-def _index(conn, docs: list[Document], embedder: Embedder, known: dict, report: BuildReport, progress: bool) -> None:
+def _index(conn, docs: list[Document], origin: str, embedder: Embedder, known: dict, report: BuildReport,
+           progress: bool) -> None:
     """Embed and write the claimed ``docs`` (one transaction each), then release their locks."""
     try:
         current = dict(conn.execute("SELECT id, sha256 FROM articles WHERE id = ANY(%s)",
@@ -245,7 +288,7 @@ def _index(conn, docs: list[Document], embedder: Embedder, known: dict, report: 
         row = 0
         for (doc, passages), spans in zip(plans, sentences):
             n, m = len(passages), len(spans)
-            _write(conn, doc, passages, vectors[row:row + n], spans, vectors[row + n:row + n + m])
+            _write(conn, doc, origin, passages, vectors[row:row + n], spans, vectors[row + n:row + n + m])
             row += n + m
             (report.changed if doc.id in known else report.added).append(doc.id)
     finally:
@@ -253,15 +296,15 @@ def _index(conn, docs: list[Document], embedder: Embedder, known: dict, report: 
             conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [d.id])
 
 
-def _write(conn, doc: Document, passages: list[Passage], vectors: np.ndarray, spans: list[tuple[int, int]],
-           sentence_vectors: np.ndarray) -> None:
+def _write(conn, doc: Document, origin: str, passages: list[Passage], vectors: np.ndarray,
+           spans: list[tuple[int, int]], sentence_vectors: np.ndarray) -> None:
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM articles WHERE id = %s", [doc.id])
         from psycopg.types.json import Jsonb
 
         meta = {k: v for k, v in doc.to_dict().items() if k not in ("id", "sha256", "text")}
-        cur.execute("INSERT INTO articles (id, sha256, text, meta) VALUES (%s, %s, %s, %s)",
-                    [doc.id, doc.sha256, doc.text, Jsonb(meta)])
+        cur.execute("INSERT INTO articles (id, origin, sha256, text, meta) VALUES (%s, %s, %s, %s, %s)",
+                    [doc.id, origin, doc.sha256, doc.text, Jsonb(meta)])
         cur.executemany(
             "INSERT INTO passages (article, passage_id, start_char, end_char, text, sentences, embedding) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -378,7 +421,7 @@ class PgStore:
         try:
             self._built = _manifest(conn)
         except Exception:  # noqa: BLE001 - psycopg's UndefinedTable: nothing indexed yet
-            raise RagError(f"no index in {redacted(url)}: run `rag index` with RAG_STORE set") from None
+            raise _empty(url) from None
         self.path = redacted(url)
         self.docs = _Cache(self._load_docs, size=2_000)
         self.passages = _Cache(self.prefetch)

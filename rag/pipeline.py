@@ -25,10 +25,10 @@ from typing import Iterator
 
 from . import (answertype, attribution, citations, followup, gate, generation, grounding, language, multipart, prompts,
                storage, timefilter)
-from .embedding import Embedder, SentenceTransformerEmbedder
+from . import embedding
+from .embedding import Embedder
 from .evidence import Evidence, select
 from .generation import Generator
-from .models import embed_model_path
 from .prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, TEXT, answer_messages, grade_messages
 from .retrieval import retrieve
 from .scope import Scope
@@ -128,7 +128,8 @@ class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  generator: Generator | None = None, store: Store | None = None,
                  gate_model: gate.GateModel | None = None):
-        self.settings = settings
+        # Bound once: every answer, refresh and upload works on the index's own folder.
+        self.settings = storage.bind(settings)
         self._embedder = embedder
         self._generator = generator
         self._store = store
@@ -139,9 +140,7 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            path = embed_model_path(self.settings.embed_model, self.settings.cache_dir)
-            model_id = self.settings.embed_model or "multilingual-e5-small"
-            self._embedder = SentenceTransformerEmbedder(path, model_id=model_id)
+            self._embedder = embedding.from_settings(self.settings)
         return self._embedder
 
     @property

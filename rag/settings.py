@@ -17,6 +17,9 @@ from .errors import RagError
 from .generation import BACKENDS
 
 
+DEFAULT_CORPUS = Path("seeds")
+
+
 def _default_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "rag"
@@ -39,9 +42,12 @@ def physical_cores() -> int:
 class Settings:
     """Everything a run can tune. Every field ``x`` is also ``RAG_X`` in the environment."""
 
-    corpus: Path = Path("seeds")
+    # None: the folder the index was built from (its manifest records it), else DEFAULT_CORPUS;
+    # resolved by rag.storage.bind, which refuses a folder the index was not built from.
+    corpus: Path | None = None
     index: Path = Path(".rag")
     store: str = ""             # where the index lives: a folder (default: `index`) or postgresql://…
+    source: str = ""            # the name a folder's articles are kept under in a shared archive (default: its path)
     cache_dir: Path = dataclasses.field(default_factory=_default_cache)
     # Models: empty means the packaged defaults (see models/README.md).
     embed_model: str = ""
@@ -170,7 +176,7 @@ def _parse(name: str, kind, raw: str):
             if raw.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(raw)
-        if kind is Path:
+        if kind in (Path, Path | None):
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError:

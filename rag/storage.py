@@ -2,8 +2,10 @@
 FAISS + BM25 files, ``rag.store``) or a database URL whose scheme names the module
 (``postgresql://…``: ``rag.pgstore``). A second store is a new module registered here.
 
-Each store module has ``open_index(corpus, location, embedder)`` (built first if empty)
-and ``build(corpus, location, embedder, progress)`` (incremental).
+Each store module has ``open_index(corpus, location, embedder)`` (built first if empty),
+``build(corpus, location, embedder, progress, source)`` (incremental; ``source`` names the
+folder's articles where one store holds several folders) and ``corpus_of(given,
+location, rebuild)``: the folder an index belongs to (see :func:`bind`).
 
 >>> from rag.settings import Settings
 >>> location(Settings.load(env={"RAG_STORE": "postgresql://rag@db/news"}))
@@ -41,14 +43,27 @@ def location(settings: "Settings") -> tuple[str, object]:
     return "rag.store", Path(settings.store) if settings.store else settings.index
 
 
+def bind(settings: "Settings", rebuild: bool = False) -> "Settings":
+    """``settings`` with ``corpus`` set to the folder its index belongs to: the one the index
+    records when no ``--corpus`` was given (a user's index is never refreshed from the default
+    ``seeds/``), and a one-line error when ``--corpus`` names another folder — unless
+    ``rebuild`` (``rag index --corpus Y``: replacing its articles on purpose)."""
+    module, where = location(settings)
+    return settings.replace(corpus=importlib.import_module(module).corpus_of(settings.corpus, where, rebuild))
+
+
 def open_index(settings: "Settings", embedder: "Embedder"):
+    settings = bind(settings)
     module, where = location(settings)
     return importlib.import_module(module).open_index(settings.corpus, where, embedder)
 
 
 def build(settings: "Settings", embedder: "Embedder", progress: bool = False) -> "BuildReport":
+    """Index ``settings.corpus`` into the store (``rag index``: the given folder replaces another one's)."""
+    settings = bind(settings, rebuild=True)
     module, where = location(settings)
-    return importlib.import_module(module).build(settings.corpus, where, embedder, progress=progress)
+    return importlib.import_module(module).build(settings.corpus, where, embedder, progress=progress,
+                                                 source=settings.source)
 
 
 def redacted(url: str) -> str:

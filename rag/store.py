@@ -32,6 +32,7 @@ from .corpus import Document, corpus_files, read_corpus
 from .embedding import Embedder
 from .errors import RagError
 from . import index as vector_index
+from .settings import DEFAULT_CORPUS
 from .index import VectorIndex
 
 FORMAT = 1
@@ -164,6 +165,39 @@ def _label(doc: Document) -> str:
     return doc.source or doc.url or doc.id
 
 
+def recorded_corpus(index_dir: Path) -> Path | None:
+    """The folder the live version of ``index_dir`` was built from (absolute), if it says."""
+    try:
+        version = Path(index_dir) / (Path(index_dir) / "CURRENT").read_text().strip()
+        corpus = json.loads((version / "manifest.json").read_text()).get("corpus")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(corpus) if corpus else None
+
+
+def corpus_of(given: Path | None, index_dir: Path, rebuild: bool = False) -> Path:
+    """The article folder of ``index_dir``: the one it was built from, unless ``given`` and
+    ``rebuild``; ``DEFAULT_CORPUS`` for a new index. ``given`` must be that folder otherwise.
+
+    >>> corpus_of(None, Path("/nonexistent/index"))
+    PosixPath('seeds')
+    """
+    recorded = recorded_corpus(index_dir)
+    if recorded is None or (given is not None and rebuild):
+        return given if given is not None else DEFAULT_CORPUS
+    if given is None:
+        if not recorded.is_dir():
+            raise RagError(f"the index '{index_dir}' was built from '{recorded}', which no longer exists: pass "
+                           f"--corpus DIR where those articles are now, with `rag index --corpus DIR --index "
+                           f"{index_dir}` (only changed articles are embedded again)")
+        return recorded
+    if Path(given).resolve() != recorded:
+        raise RagError(f"the index '{index_dir}' holds the articles of '{recorded}', not of '{given}': pass "
+                       f"--index DIR of that folder's own index, or rebuild this one from it on purpose with "
+                       f"`rag index --corpus {given} --index {index_dir}`")
+    return given
+
+
 def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder) -> Store:
     """The index, built first if missing and refreshed if the articles changed."""
     index_dir = Path(index_dir)
@@ -210,8 +244,11 @@ def _unique_sentences(passages: list[Passage]) -> list[tuple[str, int, int]]:
     return sorted({(p.doc, s, e) for p in passages for s, e in p.sentences}, key=lambda x: x[1])
 
 
-def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool = False) -> BuildReport:
-    """(Re)build the index of ``corpus_dir`` into ``index_dir``, re-embedding only what changed."""
+def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool = False,
+          source: str = "") -> BuildReport:
+    """(Re)build the index of ``corpus_dir`` into ``index_dir``, re-embedding only what changed.
+    An index folder holds one article folder: ``source`` (its name in a shared archive) is only
+    recorded in the manifest."""
     from .duplicates import find_copies
 
     t0 = time.perf_counter()
@@ -241,9 +278,10 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder, progress: bool 
             row += n + m
         report.passages = sum(len(plan.passages) for plan in plans)
         if report.touched or old is None or old.manifest.get("duplicates", {}) != report.duplicates:
-            _write(index_dir, corpus_dir, embedder, plans, report.duplicates)
+            _write(index_dir, corpus_dir, embedder, plans, report.duplicates, source)
         else:
             _write_manifest(old.path, {**old.manifest, "files": _file_stamps(corpus_dir, index_dir),
+                                       "corpus": str(corpus_dir.resolve()), "source": source,
                                        "docs": _doc_entries(plans)})
     report.seconds = time.perf_counter() - t0
     return report
@@ -302,7 +340,7 @@ def _write_manifest(version: Path, manifest: dict) -> None:
 
 
 def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_DocPlan],
-           duplicates: dict[str, str]) -> None:
+           duplicates: dict[str, str], source: str) -> None:
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -327,7 +365,7 @@ def _write(index_dir: Path, corpus_dir: Path, embedder: Embedder, plans: list[_D
         _write_manifest(tmp, {
             "format": FORMAT, "embed_model": embedder.model_id, "dim": int(vectors.shape[1]),
             "chunker": CHUNKER_VERSION, "faiss": dense.kind, "passages": len(passages),
-            "sentences": int(len(sentence_vectors)), "corpus": str(Path(corpus_dir).resolve()),
+            "sentences": int(len(sentence_vectors)), "corpus": str(Path(corpus_dir).resolve()), "source": source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "docs": _doc_entries(plans), "duplicates": duplicates,
             "files": _file_stamps(corpus_dir, index_dir),

@@ -206,7 +206,7 @@ def answer_from_evidence(messages) -> str:
 
 @pytest.fixture
 def fake_models(monkeypatch):
-    """Every ``Pipeline`` built during the test (by the CLI, the web chat) gets the fake embedder,
+    """Every ``Pipeline`` built during the test (by the CLI, the web chat), and ``rag index``, get the fake embedder,
     a fake model answering with ``answer_from_evidence`` and ``TEST_GATE``; returns the pipelines made."""
     from rag.pipeline import Pipeline
 
@@ -221,6 +221,7 @@ def fake_models(monkeypatch):
         made.append(self)
 
     monkeypatch.setattr(Pipeline, "__init__", init)
+    monkeypatch.setattr("rag.embedding.from_settings", lambda settings: FakeEmbedder())   # rag index's
     return made
 
 

@@ -24,7 +24,7 @@ def test_rag_calibrate_writes_a_gate_the_pipeline_can_load(tmp_path, monkeypatch
         return "La réponse est le Zhejiang." if reference.startswith(("Les articles", "The articles")) else reference
 
     monkeypatch.setattr("rag.generation.create", lambda settings: FakeGenerator(oracle))
-    monkeypatch.setattr("rag.pipeline.SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr("rag.embedding.from_settings", lambda settings: FakeEmbedder())
     out = CliRunner().invoke(cli.main, ["--corpus", str(corpus), "--index", str(tmp_path / "index"), "calibrate",
                                         "--limit", "40", "--out", str(tmp_path / "out"), "--docs", str(tmp_path / "docs"),
                                         "--gate-file", str(tmp_path / "gate.json")], env={"RAG_MIN_SCORE": "0"})

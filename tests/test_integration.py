@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -232,9 +233,15 @@ def test_cli_errors_are_one_line_without_traceback(rag_real, tmp_path, line, env
     assert out.stderr.rstrip().endswith(errors[0]), "the error is the last thing said"
 
 
-def test_bench_measures_latency_and_faiss_on_this_machine(rag_real, real_project):
-    out = rag_real("rag bench --repeats 1 --questions 2 --sizes 10000")
+def test_bench_measures_latency_and_faiss_on_this_machine(rag_real, real_project, real_home):
+    """On an index of the user's own folder, given alone (RAG_INDEX, as --index): measured there, left as it was."""
+    shutil.copytree(real_project / "seeds", real_home / "bench-articles")
+    assert rag_real("rag index --corpus ~/bench-articles --index ~/bench-articles/.rag").returncode == 0
+    index = real_home / "bench-articles" / ".rag"
+    manifest = (index / (index / "CURRENT").read_text() / "manifest.json").read_bytes()
+    out = rag_real("rag bench --repeats 1 --questions 2 --sizes 10000", env={"RAG_INDEX": str(index)})
     assert out.returncode == 0, out.stderr
+    assert (index / (index / "CURRENT").read_text() / "manifest.json").read_bytes() == manifest
     written = (real_project / "eval" / "bench" / "bench.md").read_text(encoding="utf-8")
     assert out.stdout.strip() == written.strip()
     assert json.loads((real_project / "eval" / "bench" / "bench.json").read_text())["default"]["rows"]

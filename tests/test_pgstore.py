@@ -18,7 +18,8 @@ from rag.settings import Settings
 from conftest import require_extra
 from rag.store import build as build_folder
 
-from conftest import SEEDS, FakeEmbedder, assert_cited_spans_are_source_text
+from conftest import (SEEDS, TEST_GATE, FakeEmbedder, FakeGenerator, answer_from_evidence,
+                      assert_cited_spans_are_source_text)
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
@@ -50,7 +51,7 @@ def test_concurrent_builds_write_each_passage_once(pg_url, corpus, tmp_path):
         t.join()
     articles, passages, distinct, _ = _counts(pg_url)
     assert (articles, passages, distinct) == (5, folder.passages, folder.passages)
-    assert sorted(reports[0].added + reports[1].added) == sorted(folder.added)   # the work was shared
+    assert sorted(reports[0].added + reports[1].added) == [f"{corpus.resolve()}/{d}" for d in folder.added]  # shared
 
     again = pgstore.build(corpus, pg_url, FakeEmbedder())
     assert again.embedded == 0 and len(again.unchanged) == 5
@@ -113,6 +114,58 @@ def test_another_embedding_model_is_refused(pg_url, corpus, fake_embedder):
     settings = Settings.load(env={}, corpus=corpus, store=pg_url)
     with pytest.raises(RagError, match="RAG_EMBED_MODEL"):
         storage.open_index(settings, Other())
+
+
+def _folder(path, **articles):
+    path.mkdir(parents=True)
+    for name, text in articles.items():
+        (path / f"{name}.txt").write_text(text, encoding="utf-8")
+    return path
+
+
+def test_two_folders_share_one_archive_and_keep_each_other_s_articles(pg_url, tmp_path, fake_embedder):
+    """Two machines (or desks) index their own folder into one archive: both are searched, each
+    build removes only its own vanished articles, and two article1.txt never collide."""
+    paris = _folder(tmp_path / "paris", article1="Paris\nLe musée du Louvre a reçu 9 millions de visiteurs.\n",
+                    article2="Paris\nLe métro parisien compte 16 lignes.\n")
+    lyon = _folder(tmp_path / "lyon", article1="Lyon\nLe musée des Confluences a reçu 700 000 visiteurs.\n")
+    pgstore.build(paris, pg_url, fake_embedder)
+    pgstore.build(lyon, pg_url, fake_embedder, source="lyon-desk")
+    ids = {r[0] for r in _rows(pg_url, "SELECT id FROM articles")}
+    assert ids == {f"{paris.resolve()}/article1.txt", f"{paris.resolve()}/article2.txt", "lyon-desk/article1.txt"}
+    assert pgstore.sources(pg_url) == {str(paris.resolve()): str(paris.resolve()), "lyon-desk": str(lyon.resolve())}
+
+    (paris / "article2.txt").unlink()
+    report = pgstore.build(paris, pg_url, fake_embedder)
+    assert report.removed == [f"{paris.resolve()}/article2.txt"] and len(report.unchanged) == 1
+    assert {r[0] for r in _rows(pg_url, "SELECT id FROM articles")} == {f"{paris.resolve()}/article1.txt",
+                                                                        "lyon-desk/article1.txt"}
+    pipe = Pipeline(Settings.load(env={}, store=pg_url, min_score=0.0, hybrid=False), embedder=fake_embedder,
+                    generator=FakeGenerator(answer_from_evidence), gate_model=TEST_GATE)
+    for question, doc, figure in [("Combien de visiteurs le musée des Confluences a-t-il reçus ?",
+                                   "lyon-desk/article1.txt", "700 000"),
+                                  ("Combien de visiteurs le musée du Louvre a-t-il reçus ?",
+                                   f"{paris.resolve()}/article1.txt", "9")]:
+        answer = pipe.ask(question)
+        assert answer.citations[0]["doc"] == doc and figure in answer.answer, answer
+
+
+def test_questions_never_index_a_shared_archive(pg_url, fake_embedder):
+    """`rag ask` with RAG_STORE on an empty archive says to run `rag index`; it indexes no default folder."""
+    pipe = Pipeline(Settings.load(env={}, store=pg_url), embedder=fake_embedder)
+    with pytest.raises(RagError, match="no articles in postgresql://.*run `rag index --corpus DIR` with RAG_STORE"):
+        _ = pipe.store
+    assert pipe.settings.corpus is None       # so an upload in the web chat asks for --corpus
+
+
+def test_rag_index_alone_reindexes_the_archive_s_one_folder(pg_url, tmp_path, fake_embedder):
+    paris = _folder(tmp_path / "paris", article1="Paris\nLe métro parisien compte 16 lignes.\n")
+    pgstore.build(paris, pg_url, fake_embedder)
+    settings = Settings.load(env={}, store=pg_url)
+    assert storage.bind(settings, rebuild=True).corpus == paris.resolve()
+    pgstore.build(_folder(tmp_path / "lyon", article1="Lyon\n2 lignes.\n"), pg_url, fake_embedder)
+    with pytest.raises(RagError, match="holds articles of 2 folders .*say which one to index with --corpus DIR"):
+        storage.bind(settings, rebuild=True)
 
 
 def test_unreachable_database_is_one_line(tmp_path):
