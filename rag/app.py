@@ -305,20 +305,12 @@ def copy_markdown(answer, ui: str) -> str:
 
 def make_scope(picked, date_from: str, date_to: str, ui: str):
     """The user's restriction as a ``Scope`` (None for none), or raise RagError for a date not understood."""
-    from .dates import iso_date
-    from .scope import Scope
+    from .scope import BadDate, chosen
 
-    bounds = []
-    for value in (date_from, date_to):
-        value = " ".join(str(value or "").split())
-        iso = iso_date(value) if value else ""
-        if value and not iso:
-            raise RagError(UI[ui]["bad_date"].format(value=value))
-        bounds.append(iso)
-    docs = frozenset(picked) if picked else None
-    if docs is None and not any(bounds):
-        return None
-    return Scope(docs=docs, start=bounds[0], end=bounds[1])
+    try:
+        return chosen(picked, date_from, date_to)
+    except BadDate as e:
+        raise RagError(UI[ui]["bad_date"].format(value=e.value)) from None
 
 
 def _scope_note(scope, ui: str) -> str:

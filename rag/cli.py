@@ -135,16 +135,24 @@ def index_cmd(ctx):
                + (f"; {len(report.duplicates)} near-duplicate copies grouped" if report.duplicates else ""))
 
 
+SINCE = click.option("--since", default="", help="Only articles dated on or after DATE (2024-04, 12 avril 2024…).")
+UNTIL = click.option("--until", default="", help="Only articles dated on or before DATE.")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of articles.")
+@SINCE
+@UNTIL
 @_options(INDEX)
 @click.pass_context
 @_friendly
-def articles(ctx, as_json):
+def articles(ctx, as_json, since, until):
     """List the indexed articles: title, date, source, passages (newest first)."""
+    from .scope import chosen
     from .store import Store
 
-    rows = Store.load(_settings(ctx).index).articles()
+    scope = chosen(None, since, until)
+    rows = [r for r in Store.load(_settings(ctx).index).articles() if not scope or scope.admits(r["id"], r["date"])]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -209,11 +217,11 @@ def _print_sources(answer) -> None:
         click.echo(f"    {text}")
 
 
-def _stream_to_terminal(pipe, question: str, lang: str | None):
+def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
     from .pipeline import Done, Restart, Retrieved, Status, Token
 
     streamed = ""
-    for event in pipe.ask_stream(question, lang=lang):
+    for event in pipe.ask_stream(question, lang=lang, scope=scope):
         if isinstance(event, Status):
             click.secho(event.text, err=True, dim=True)
         elif isinstance(event, Retrieved) and event.query != question:
@@ -246,21 +254,30 @@ def _stream_to_terminal(pipe, question: str, lang: str | None):
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="JSONL file with one {\"question\", \"id\"?, ...} per line ('-' for stdin).")
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Answer language (default: the question's).")
+@click.option("--article", "chosen_ids", multiple=True, metavar="ID",
+              help="Answer only from this article (repeatable; ids as `rag articles --json` lists them).")
+@SINCE
+@UNTIL
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def ask(ctx, question, as_json, batch, lang):
+def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
     """Answer QUESTION from the articles, citing them as [n]."""
     from .pipeline import Pipeline
+    from .scope import chosen
 
     if (question is None) == (batch is None):
         raise RagError("give a QUESTION or --batch FILE (not both)")
+    scope = chosen(chosen_ids, since, until)
     pipe = Pipeline(_settings(ctx, lang=lang))
+    unknown = sorted(set(chosen_ids) - set(pipe.store.docs)) if chosen_ids else []
+    if unknown:
+        raise RagError(f"no article '{unknown[0]}' in the index: `rag articles --json` lists their ids")
     if batch is None:
         if as_json:
-            click.echo(json.dumps(pipe.ask(question).to_json(), ensure_ascii=False))
+            click.echo(json.dumps(pipe.ask(question, scope=scope).to_json(), ensure_ascii=False))
         else:
-            _stream_to_terminal(pipe, question, None)
+            _stream_to_terminal(pipe, question, None, scope)
         return
     for lineno, line in enumerate(batch, 1):
         if not line.strip():
@@ -270,7 +287,7 @@ def ask(ctx, question, as_json, batch, lang):
             q = item["question"]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise RagError(f"{batch.name}:{lineno}: expected a JSON object with a \"question\" field") from None
-        answer = pipe.ask(q, history=item.get("history"), lang=item.get("answer_lang"))
+        answer = pipe.ask(q, history=item.get("history"), lang=item.get("answer_lang"), scope=scope)
         record = {**{k: v for k, v in item.items() if k != "question"}, **answer.to_json()}
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False), nl=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dates import span
+from .errors import RagError
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,38 @@ class Scope:
             if self.end and first > span(self.end)[1]:
                 return False
         return True
+
+
+class BadDate(RagError):
+    """A date the user typed that names no day, month or year."""
+
+    def __init__(self, value: str):
+        super().__init__(f"date not understood: '{value}' (try 2024-04 or 12 avril 2024)")
+        self.value = value
+
+
+def chosen(docs=None, since: str = "", until: str = "") -> Scope | None:
+    """The user's restriction (the web chat's corpus panel, ``rag ask --article/--since/--until``)
+    as a ``Scope``, None for none; raises :class:`BadDate`.
+
+    >>> chosen(["a.txt"], "avril 2024", "")
+    Scope(docs=frozenset({'a.txt'}), start='2024-04', end='')
+    >>> chosen(None, "", "") is None
+    True
+    """
+    from .dates import iso_date
+
+    bounds = []
+    for value in (since, until):
+        value = " ".join(str(value or "").split())
+        iso = iso_date(value) if value else ""
+        if value and not iso:
+            raise BadDate(value)
+        bounds.append(iso)
+    picked = frozenset(docs) if docs else None
+    if picked is None and not any(bounds):
+        return None
+    return Scope(docs=picked, start=bounds[0], end=bounds[1])
 
 
 def allowed_rows(store, scope: Scope | None) -> np.ndarray | None:
