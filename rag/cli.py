@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from .errors import RagError
-from .settings import RANGES, Settings
+from rag.errors import RagError
+from rag.settings import RANGES, Settings
 
 EXAMPLES = """\b
 Examples:
@@ -104,7 +104,7 @@ def main():
 @_friendly
 def models(ctx):
     """Prepare the models once (join / convert the packaged ones) and show where they are."""
-    from .models import embed_model_path, llm_path
+    from rag.models.files import embed_model_path, llm_path
 
     s = _settings(ctx)
     emb = embed_model_path(s.embed_model, s.cache_dir)
@@ -120,7 +120,8 @@ def models(ctx):
 def index_cmd(ctx):
     """(Re)build the index from --corpus (default: the folder it was built from); unchanged
     articles are not re-embedded."""
-    from . import embedding, storage
+    from rag.models import embedding
+    from rag.store import storage
 
     s = storage.bind(_settings(ctx), rebuild=True)
     report = storage.build(s, embedding.from_settings(s), progress=sys.stderr.isatty())
@@ -148,8 +149,8 @@ UNTIL = click.option("--until", default="", help="Only articles dated on or befo
 @_friendly
 def articles(ctx, as_json, since, until):
     """List the indexed articles: title, date, source, passages (newest first)."""
-    from .scope import chosen
-    from .store import Store
+    from rag.retrieval.scope import chosen
+    from rag.store.folder import Store
 
     scope = chosen(None, since, until)
     rows = [r for r in Store.load(_settings(ctx).index).articles() if not scope or scope.admits(r["id"], r["date"])]
@@ -189,7 +190,7 @@ def feedback():
 @_friendly
 def feedback_export(ctx, out):
     """Write the rated answers as eval cases: run them with `rag eval --qa FILE`."""
-    from . import feedback as fb
+    from rag.evaluation import feedback as fb
 
     s = _settings(ctx)
     entries = fb.load(s.index)
@@ -218,7 +219,7 @@ def _print_sources(answer) -> None:
 
 
 def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
-    from .pipeline import Done, Restart, Retrieved, Status, Token
+    from rag.pipeline import Done, Restart, Retrieved, Status, Token
 
     streamed = ""
     for event in pipe.ask_stream(question, lang=lang, scope=scope):
@@ -263,8 +264,8 @@ def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
 @_friendly
 def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
     """Answer QUESTION from the articles, citing them as [n]."""
-    from .pipeline import Pipeline
-    from .scope import chosen
+    from rag.pipeline import Pipeline
+    from rag.retrieval.scope import chosen
 
     if (question is None) == (batch is None):
         raise RagError("give a QUESTION or --batch FILE (not both)")
@@ -304,7 +305,7 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
 @_friendly
 def serve(ctx, host, port, lang):
     """Open the web chat on http://HOST:PORT."""
-    from .app import serve as run
+    from rag.web.app import serve as run
 
     run(_settings(ctx, lang=lang), host=host, port=port)
 
@@ -318,8 +319,8 @@ def serve(ctx, host, port, lang):
 @_friendly
 def llm_server(ctx, host, port, parallel):
     """Serve the LLM over HTTP (OpenAI protocol) for RAG_LLM_BACKEND=openai; needs .[server]."""
-    from .llm_server import run
-    from .models import llm_path
+    from rag.models.llm_server import run
+    from rag.models.files import llm_path
 
     s = _settings(ctx)
     run(llm_path(s.llm_model, s.cache_dir), host, port, parallel, s.n_ctx, s.threads, s.extra_buffers)
@@ -337,7 +338,7 @@ def llm_server(ctx, host, port, parallel):
 @_friendly
 def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
     """Score retrieval, answers, citations, language and refusals on a Q/A file."""
-    from .eval import retrieval, run
+    from rag.evaluation.eval import retrieval, run
 
     if retrieval_only:
         click.echo(retrieval(_settings(ctx), qa))
@@ -353,7 +354,7 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
               help="Where the answers are cached.")
 @click.option("--docs", type=click.Path(path_type=Path), default=Path("docs"), show_default=True,
               help="Where the report (calibration.md, gate-curve.png) goes.")
-@click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/gate.json).")
+@click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/answer/gate.json).")
 @click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1),
               help="Share of right answers the gate may withdraw (out-of-fold).")
 @click.option("--limit", type=int, help="Only N questions (a fixed sample of every type).")
@@ -364,9 +365,9 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 @click.pass_context
 @_friendly
 def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out):
-    """Fit the answer gate on the calibration set (weights and threshold → rag/gate.json)."""
-    from .calibrate import run
-    from .gate import MODEL_FILE
+    """Fit the answer gate on the calibration set (weights and threshold → rag/answer/gate.json)."""
+    from rag.evaluation.calibrate import run
+    from rag.answer.gate import MODEL_FILE
 
     click.echo(run(_settings(ctx), qa, out, docs, gate_file or MODEL_FILE, max_false_refusals, limit, test, test_out))
 
@@ -389,12 +390,12 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @_friendly
 def bench(ctx, out, repeats, questions, sizes, kinds, concurrency, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
-    from . import bench as measure
-    from . import storage
+    from rag.evaluation import bench as measure
+    from rag.store import storage
 
     if retrieval:
         s = _settings(ctx)
-        pg_url = s.store if storage.location(s)[0] == "rag.pgstore" else ""
+        pg_url = s.store if storage.location(s)[0] == "rag.store.pgstore" else ""
         unknown = set(kinds.split(",")) - {"hnsw", "ivf"}
         if unknown:
             raise click.BadParameter(f"{', '.join(sorted(unknown))}: use hnsw, ivf or both", param_hint="--kinds")

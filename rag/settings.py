@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping, get_type_hints
 
-from .errors import RagError
-from .generation import BACKENDS
+from rag.errors import RagError
+from rag.models.generation import BACKENDS
 
 
 DEFAULT_CORPUS = Path("seeds")
@@ -43,7 +43,7 @@ class Settings:
     """Everything a run can tune. Every field ``x`` is also ``RAG_X`` in the environment."""
 
     # None: the folder the index was built from (its manifest records it), else DEFAULT_CORPUS;
-    # resolved by rag.storage.bind, which refuses a folder the index was not built from.
+    # resolved by rag.store.storage.bind, which refuses a folder the index was not built from.
     corpus: Path | None = None
     index: Path = Path(".rag")
     store: str = ""             # where the index lives: a folder (default: `index`) or postgresql://…
@@ -61,7 +61,7 @@ class Settings:
     evidence_tokens: int = 450  # evidence budget in the prompt (eval: 260 → acc 0.58, 450 → 0.69, whole passages → 0.71)
     max_sentences: int = 10
     # Generation.
-    llm_backend: str = "llama-cpp"  # see rag.generation.BACKENDS
+    llm_backend: str = "llama-cpp"  # see rag.models.generation.BACKENDS
     # The "openai" backend: any OpenAI-compatible server (llama.cpp server, vLLM, …). The
     # API key, if the server wants one, comes from RAG_LLM_API_KEY or OPENAI_API_KEY only.
     llm_url: str = "http://127.0.0.1:8080/v1"
@@ -72,15 +72,15 @@ class Settings:
     n_ctx: int = 2048
     n_threads: int = 0          # 0: physical cores
     temperature: float = 0.0
-    prefix_cache: bool = True   # the system message's KV state kept in cache_dir/prefix (rag.prefixstate)
-    extra_buffers: bool = False  # llama.cpp's repacked/AMX weight layouts (rag.llamacpp: slower prefill here)
+    prefix_cache: bool = True   # the system message's KV state kept in cache_dir/prefix (rag.models.prefixstate)
+    extra_buffers: bool = False  # llama.cpp's repacked/AMX weight layouts (rag.models.llamacpp: slower prefill here)
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
     english_via_french: bool = True   # English questions: answer in French from the French quote, then translate
-    split_questions: bool = True  # answer "X and Y?" questions part by part (rag.multipart)
+    split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
-    gate_file: str = ""         # the gate's weights (default: rag/gate.json, fitted by rag calibrate)
+    gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

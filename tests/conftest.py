@@ -16,11 +16,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from rag.embedding import Embedder
-from rag.gate import GateModel
-from rag.generation import Generator, Response, Usage
-from rag.lexical import analyse
-from rag.prompts import GRADE_PREFIX
+from rag.models.embedding import Embedder
+from rag.answer.gate import GateModel
+from rag.models.generation import Generator, Response, Usage
+from rag.text.stemming import analyse
+from rag.answer.prompts import GRADE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -221,7 +221,7 @@ def fake_models(monkeypatch):
         made.append(self)
 
     monkeypatch.setattr(Pipeline, "__init__", init)
-    monkeypatch.setattr("rag.embedding.from_settings", lambda settings: FakeEmbedder())   # rag index's
+    monkeypatch.setattr("rag.models.embedding.from_settings", lambda settings: FakeEmbedder())   # rag index's
     return made
 
 
@@ -248,7 +248,7 @@ def user(tmp_path, monkeypatch, news_folder):
     for name in [n for n in os.environ if n.startswith("RAG_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr("rag.gate.MODEL_FILE", project / "gate.json")
+    monkeypatch.setattr("rag.answer.gate.MODEL_FILE", project / "gate.json")
     monkeypatch.chdir(project)
     return home
 
@@ -258,7 +258,7 @@ def no_server(monkeypatch):
     """``rag serve`` without a real server: records each launch's options and returns at once."""
     import gradio as gr
 
-    from rag import app
+    from rag.web import app
 
     launched: list[dict] = []
     monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
@@ -366,7 +366,7 @@ def page_config(pipeline) -> dict:
     wired), served on a free loopback port by the web chat built on ``pipeline``."""
     import urllib.request
 
-    from rag import app
+    from rag.web import app
 
     demo = app.build_app(pipeline)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
@@ -391,7 +391,7 @@ def require_extra(module: str) -> None:
 @pytest.fixture(scope="session")
 def llm_server():
     require_extra("xllamacpp")
-    from rag.llm_server import Child
+    from rag.models.llm_server import Child
 
     server = Child(parallel=2).start()
     yield server
@@ -406,7 +406,7 @@ class PgServer:
         import pgserver
         from pgserver._commands import pg_ctl
 
-        from rag.llm_server import free_port
+        from rag.models.llm_server import free_port
 
         self.folder = folder
         first = pgserver.get_server(folder, cleanup_mode="stop")   # initdb, then a socket-only start
@@ -464,7 +464,7 @@ def pg_url(pg_server):
 
 def bench_markdown(**measured) -> str:
     """``rag bench``'s markdown for a report with ``measured`` parts and placeholder figures elsewhere."""
-    from rag.bench import markdown
+    from rag.evaluation.bench import markdown
 
     row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
     return markdown({"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import FakeGenerator, page_config
 
-from rag import app
-from rag.corpus import Document
+from rag.web import app
+from rag.ingest.document import Document
 
 QUESTION = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 ANSWER = "Au total, 91 entreprises ont rejoint l'association."   # the model's reply; the app cites it

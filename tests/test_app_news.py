@@ -13,7 +13,8 @@ import pytest
 from conftest import TEST_GATE, FakeGenerator, page_config
 from fixtures_news import HTML, write_pdf
 
-from rag import app, feedback
+from rag.web import app
+from rag.evaluation import feedback
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -141,9 +142,9 @@ def test_uploaded_files_are_checked_indexed_and_usable_at_once(live, tmp_path):
 
 
 def test_uploads_over_the_size_limit_are_refused(live, tmp_path, monkeypatch):
-    import rag.uploads
+    import rag.ingest.uploads
 
-    monkeypatch.setattr(rag.uploads, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(rag.ingest.uploads, "MAX_UPLOAD_BYTES", 100)
     big = tmp_path / "big.txt"
     big.write_text("mot " * 100, encoding="utf-8")
     note, *_ = app.upload_articles(live, [str(big)], "fr")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import models
+from rag.models import files as models
 from rag.errors import RagError
 
 
@@ -52,7 +52,7 @@ def test_file_that_is_not_gguf_is_refused(tmp_path):
 
 
 def test_truncated_gguf_fails_to_load_with_advice(tmp_path):
-    from rag.llamacpp import LlamaCppGenerator
+    from rag.models.llamacpp import LlamaCppGenerator
 
     pytest.importorskip("llama_cpp")
     truncated = tmp_path / "cut.gguf"

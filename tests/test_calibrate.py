@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from rag import calibrate
-from rag.gate import GateModel, decide
-from rag.grounding import Grounding
+from rag.evaluation import calibrate
+from rag.answer.gate import GateModel, decide
+from rag.answer.grounding import Grounding
 
 
 def _row(i, answerable, correct, grade, p_none, doc, hard_refused=False):

@@ -2,8 +2,8 @@ import string
 
 from hypothesis import given, settings, strategies as st
 
-from rag.chunking import split_passages, split_sentences
-from rag.corpus import load_corpus
+from rag.ingest.chunking import split_passages, split_sentences
+from rag.ingest.corpus import load_corpus
 
 from conftest import SEEDS
 

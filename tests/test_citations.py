@@ -1,6 +1,6 @@
 from hypothesis import given, strategies as st
 
-from rag.citations import check, parse
+from rag.text.citations import check, parse
 
 
 def test_dangling_citations_are_removed_and_reported():

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from rag.store import Store
+from rag.store.folder import Store
 
 FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 EN = "How much were the investment projects signed in Fuzhou worth?"
@@ -202,7 +202,7 @@ def test_calibrate_fits_the_gate_and_scores_it_on_the_test_set(rag, user):
     result = rag("rag calibrate                               # refit the answer gate on eval/calibration.jsonl")
     assert result.exit_code == 0, result.stderr
     assert "gate fitted on" in result.stdout and "false refusals" in result.stdout
-    gate = json.loads((project / "gate.json").read_text())          # rag/gate.json in a checkout
+    gate = json.loads((project / "gate.json").read_text())          # rag/answer/gate.json in a checkout
     assert gate["features"] and gate["meta"]["on"] == "eval/calibration.jsonl"
     report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
     assert "| rules only (no gate) |" in report and "on the test set" not in report
@@ -217,8 +217,8 @@ def test_calibrate_fits_the_gate_and_scores_it_on_the_test_set(rag, user):
 def llm_server_runs(monkeypatch):
     """``rag llm-server`` without serving: the arguments llama.cpp's server would get."""
     runs = []
-    monkeypatch.setattr("rag.llm_server.run", lambda *args: runs.append(args))
-    monkeypatch.setattr("rag.models.llm_path", lambda name, cache: f"{cache}/{name or 'default.gguf'}")
+    monkeypatch.setattr("rag.models.llm_server.run", lambda *args: runs.append(args))
+    monkeypatch.setattr("rag.models.files.llm_path", lambda name, cache: f"{cache}/{name or 'default.gguf'}")
     return runs
 
 
@@ -241,7 +241,7 @@ def test_llm_server_serves_the_configured_model(rag, user, llm_server_runs, line
 def test_serve_on_postgresql_and_an_llm_server(rag, monkeypatch):
     """The "N web instances" line: its variables reach the settings the web chat runs with."""
     served = {}
-    monkeypatch.setattr("rag.app.serve", lambda settings, host, port: served.update(s=settings, host=host, port=port))
+    monkeypatch.setattr("rag.web.app.serve", lambda settings, host, port: served.update(s=settings, host=host, port=port))
     result = rag("RAG_STORE=postgresql://rag:secret@db:5432/news RAG_LLM_BACKEND=openai "
                  "RAG_LLM_URL=http://gpu:8080/v1 .venv/bin/rag serve --host 0.0.0.0 --port 7861")
     assert result.exit_code == 0, result.stderr
@@ -268,7 +268,7 @@ class FakeLLMServer:
 
 def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, user, monkeypatch):
     FakeLLMServer.started = []
-    monkeypatch.setattr("rag.llm_server.Child", FakeLLMServer)
+    monkeypatch.setattr("rag.models.llm_server.Child", FakeLLMServer)
     result = rag("rag bench --concurrency 1,2,4,8 --repeats 2")
     assert result.exit_code == 0, result.stderr
     answers, decoding = result.stdout.split("Decoding alone")
@@ -299,7 +299,7 @@ def test_bench_retrieval_measures_faiss_and_pgvector_when_the_store_is_postgresq
         return [{"n": n, "engine": "faiss", "kind": "flat", "params": "exact", "search_ms_median": 0.4,
                  "recall@10": 1.0, "build_s": 0.0} for n in sizes]
 
-    monkeypatch.setattr("rag.bench.retrieval_scaling", measure)
+    monkeypatch.setattr("rag.evaluation.bench.retrieval_scaling", measure)
     result = rag(line)
     assert result.exit_code == 0, result.stderr
     assert asked == {"sizes": sizes, "pg_url": pg_url, "kinds": kinds}

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from rag import feedback
-from rag.eval import load_qa
+from rag.evaluation import feedback
+from rag.evaluation.eval import load_qa
 
 INDEX_NEWS = "rag index --corpus ~/news --index ~/news/.rag   # a folder of .html .pdf .docx .rss .jsonl .txt … (below)"
 

@@ -1,6 +1,7 @@
 import pytest
 
-from rag.corpus import load_corpus, title_of
+from rag.ingest.corpus import load_corpus
+from rag.ingest.document import title_of
 from rag.errors import RagError
 
 
@@ -41,9 +42,9 @@ def test_bom_is_dropped_so_offsets_match_the_text(tmp_path):
 
 
 def test_huge_file_is_skipped(tmp_path, monkeypatch):
-    import rag.corpus
+    import rag.ingest.document
 
-    monkeypatch.setattr(rag.corpus, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(rag.ingest.document, "MAX_FILE_BYTES", 1000)
     (tmp_path / "big.txt").write_text("mot " * 1000, encoding="utf-8")
     (tmp_path / "ok.txt").write_text("petit", encoding="utf-8")
     docs, warnings = load_corpus(tmp_path)

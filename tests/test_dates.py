@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from conftest import TEST_GATE, FakeGenerator, sentence_with
 
-from rag import timefilter
+from rag.retrieval import timefilter
 from rag.pipeline import Pipeline
-from rag.scope import Scope
+from rag.retrieval.scope import Scope
 from rag.settings import Settings
 
 APRIL = ("date 2024-04-18\nLe taux de chômage urbain de la Chine s'établit à 5,2 %\n"

@@ -7,10 +7,10 @@ import re
 
 from conftest import SEEDS, TEST_GATE, FakeGenerator
 
-from rag import duplicates
+from rag.ingest import duplicates
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.store import Store, build
+from rag.store.folder import Store, build
 
 
 def wire_copies(text: str) -> list[str]:

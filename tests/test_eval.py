@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rag.errors import RagError
-from rag.eval import aggregate, load_qa, run, score_item
+from rag.evaluation.eval import aggregate, load_qa, run, score_item
 
 ITEM = {"id": "fr-1", "lang": "fr", "question": "Combien ?", "doc": "a.txt", "evidence": "91 entreprises",
         "answer": "91 entreprises.", "must_match": [r"\b91\b"], "type": "number"}
@@ -76,7 +76,7 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
 
 
 def test_retrieval_only_scores_without_asking_the_model(tmp_path, make_pipeline):
-    from rag.eval import retrieval
+    from rag.evaluation.eval import retrieval
 
     qa = tmp_path / "qa.jsonl"
     qa.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in [
@@ -91,7 +91,8 @@ def test_retrieval_only_scores_without_asking_the_model(tmp_path, make_pipeline)
 
 
 def test_cached_answers_are_keyed_by_what_the_model_reads_not_by_the_apps_own_sentences(monkeypatch):
-    from rag import eval as evaluation, prompts
+    from rag.evaluation import eval as evaluation
+    from rag.answer import prompts
 
     class Pipe:
         class embedder:

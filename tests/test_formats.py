@@ -7,9 +7,9 @@ import json
 import pytest
 from fixtures_news import HTML_NO_BODY, write_docx, write_news_folder, write_pdf
 
-from rag.corpus import read_corpus
-from rag.formats import read_file
-from rag.store import Store, build
+from rag.ingest.corpus import read_corpus
+from rag.ingest.formats import read_file
+from rag.store.folder import Store, build
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from rag.evidence import Evidence
-from rag.grounding import check, figures
+from rag.retrieval.evidence import Evidence
+from rag.answer.grounding import check, figures
 
 FUZHOU = "De plus, 455 projets d’investissement d’un montant cumulé de 228 milliards de yuans (31,5 milliards de dollars) ont été conclus."
 VISITORS = "Plus de 360 000 personnes ont participé au sommet."

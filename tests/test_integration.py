@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import assert_cited_spans_are_source_text, can_cut_the_network
 
-from rag import citations, llamacpp
-from rag.language import detect
+from rag.text import citations
+from rag.models import llamacpp
+from rag.text.language import detect
 from rag.pipeline import Done, Retrieved, Token
-from rag.prompts import SYSTEM
+from rag.answer.prompts import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -190,7 +191,7 @@ def test_models_shows_the_prepared_files(rag_real):
 
 
 def _prepared_models() -> tuple[Path, Path]:
-    from rag.models import embed_model_path, llm_path
+    from rag.models.files import embed_model_path, llm_path
     from rag.settings import Settings
 
     s = Settings.load(env={})

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import bench_markdown
 
-from rag import llamacpp
+from rag.models import llamacpp
 from rag.settings import Settings
 
 

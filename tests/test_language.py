@@ -1,6 +1,6 @@
 import pytest
 
-from rag.language import detect, foreign_language
+from rag.text.language import detect, foreign_language
 
 FRENCH = [
     "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?",

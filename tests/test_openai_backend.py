@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from rag.errors import RagError
-from rag.llm_server import Child, free_port
-from rag.openai_backend import OpenAIGenerator
+from rag.models.llm_server import Child, free_port
+from rag.models.openai_backend import OpenAIGenerator
 from rag.pipeline import Pipeline, Token
 from rag.settings import Settings
 

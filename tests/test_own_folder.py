@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from rag.store import Store
+from rag.store.folder import Store
 
 OWN = "Combien de fabricants de robots industriels compte Suzhou ?"    # only in ~/news/note.docx
 
@@ -93,7 +93,7 @@ def test_eval_with_index_alone_scores_its_folder(rag, user, news):
 
 
 def test_feedback_export_with_index_alone_reads_its_ratings(rag, user, news):
-    from rag import feedback
+    from rag.evaluation import feedback
 
     before = _live(news)
     feedback.record(news, {"question": OWN, "lang": "fr", "answer": "300 fabricants [1].", "citations": [
@@ -124,7 +124,7 @@ def test_calibrate_with_index_alone_answers_from_its_folder(rag, user, own_seeds
 
 
 def test_the_web_chat_uploads_into_the_index_s_own_folder(user, news, fake_models):
-    from rag import app
+    from rag.web import app
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 

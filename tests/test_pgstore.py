@@ -10,13 +10,13 @@ import threading
 
 import pytest
 
-from rag import pgstore, storage
+from rag.store import pgstore, storage
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
 from conftest import require_extra
-from rag.store import build as build_folder
+from rag.store.folder import build as build_folder
 
 from conftest import (SEEDS, TEST_GATE, FakeEmbedder, FakeGenerator, answer_from_evidence,
                       assert_cited_spans_are_source_text)
@@ -169,7 +169,7 @@ def test_rag_index_alone_reindexes_the_archive_s_one_folder(pg_url, tmp_path, fa
 
 
 def test_unreachable_database_is_one_line(tmp_path):
-    from rag.llm_server import free_port
+    from rag.models.llm_server import free_port
 
     require_extra("psycopg")
 

@@ -222,7 +222,7 @@ def test_a_comparison_is_decided_in_code_not_by_the_model(make_pipeline):
 
 
 def test_a_backend_without_token_probabilities_still_answers_from_the_best_sentence(make_pipeline):
-    from rag.generation import Unsupported
+    from rag.models.generation import Unsupported
 
     def no_probabilities(messages, prefix, labels):
         raise Unsupported("the LLM server returns no token probabilities")
@@ -232,7 +232,7 @@ def test_a_backend_without_token_probabilities_still_answers_from_the_best_sente
 
 
 def test_the_sentence_score_can_overrule_a_hesitant_model_letter(make_pipeline):
-    """The chosen sentence maximises log P(letter) + weight × retrieval score (rag.attribution)."""
+    """The chosen sentence maximises log P(letter) + weight × retrieval score (rag.answer.attribution)."""
     def hesitant(messages, prefix, labels):
         if prefix == "Grade: ":
             return {"0": 0.05, "1": 0.15, "2": 0.8}

@@ -1,4 +1,4 @@
-"""The system message's KV state kept on disk between processes (rag.prefixstate)."""
+"""The system message's KV state kept on disk between processes (rag.models.prefixstate)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ def test_bench_table_shows_the_first_question_before_and_after():
 
 @pytest.mark.integration
 def test_a_new_process_reads_the_system_message_back_and_answers_the_same(tmp_path):
-    from rag.llamacpp import LlamaCppGenerator
-    from rag.models import llm_path
-    from rag.prompts import ANSWER_PREFIX, answer_messages
+    from rag.models.llamacpp import LlamaCppGenerator
+    from rag.models.files import llm_path
+    from rag.answer.prompts import ANSWER_PREFIX, answer_messages
 
     settings = Settings.load(cache_dir=None)
     path = llm_path(settings.llm_model, settings.cache_dir)

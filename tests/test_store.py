@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-import rag.index
-import rag.store
+import rag.store.vector_index
+import rag.store.folder
 from rag.errors import RagError
-from rag.store import Store, build
+from rag.store.folder import Store, build
 
 from conftest import FakeEmbedder
 
@@ -52,7 +52,7 @@ def test_a_build_killed_midway_leaves_the_previous_index_usable(corpus, tmp_path
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rag.index.FaissIndex, "save", killed)
+    monkeypatch.setattr(rag.store.vector_index.FaissIndex, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         build(corpus, tmp_path / "idx", FakeEmbedder())
     assert Store.load(tmp_path / "idx").passages == before

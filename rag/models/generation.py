@@ -1,0 +1,115 @@
+"""Chat messages → text, and the model's probabilities over a few labels. One interface,
+backends chosen by settings (``RAG_LLM_BACKEND``).
+
+Two operations are all the pipeline needs from a language model:
+
+- ``stream(messages, max_tokens, prefix)``: the reply, piece by piece. ``prefix`` is text
+  the reply is forced to start with (not yielded again): the pipeline writes
+  ``"Source: C\\n"`` itself and the model continues from the chosen sentence.
+- ``label_probabilities(messages, prefix, labels)``: after the reply's ``prefix``, how
+  likely each one-token label is as the next token, renormalised over ``labels``. This
+  is how the answer checks read the model's confidence instead of its generated text.
+
+Every call returns or fills a :class:`Usage` (tokens read, reused from cache, written).
+
+A second backend is a new module with a :class:`Generator` subclass, registered in
+``BACKENDS`` by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+class Unsupported(RagError):
+    """The backend cannot do this (e.g. a server that returns no token probabilities):
+    callers that can do without it catch this and degrade."""
+
+
+@dataclass
+class Usage:
+    """What one call cost.
+
+    >>> Usage(prompt_tokens=500, cached_tokens=420, completion_tokens=12).new_prompt_tokens
+    80
+    """
+
+    prompt_tokens: int = 0       # tokens of the whole prompt (prefix included)
+    cached_tokens: int = 0       # of those, reused from the backend's cache (not computed again)
+    completion_tokens: int = 0   # tokens generated
+
+    @property
+    def new_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+
+class Response:
+    """An answer being streamed: iterate for its pieces; ``usage`` is complete once it ends.
+
+    >>> r = Response(iter(["91 ", "entreprises"]), Usage(prompt_tokens=3))
+    >>> r.text(), r.usage.prompt_tokens
+    ('91 entreprises', 3)
+    """
+
+    def __init__(self, pieces: Iterator[str], usage: Usage):
+        self._pieces = pieces
+        self.usage = usage
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+
+    def text(self) -> str:
+        return "".join(self)
+
+    def close(self) -> None:
+        """Stop generating now (the reader went away); releases the backend."""
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
+
+class Generator(ABC):
+    model_id: str = ""
+    concurrency: int = 1    # answers it streams at once (the web chat queues users beyond that)
+
+    @abstractmethod
+    def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
+        """The reply after ``prefix``, piece by piece (greedy decoding: same input, same output)."""
+
+    @abstractmethod
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+        """P(next token = label | reply so far = ``prefix``), renormalised over ``labels``.
+
+        Each label must be one token of the model's vocabulary (such as ``" A"`` or ``" 2"``).
+        """
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""
+        return max(1, len(text) // 4)
+
+
+# name → "module:Class"; a backend's module is imported only when it is chosen.
+BACKENDS = {
+    "llama-cpp": "rag.models.llamacpp:LlamaCppGenerator",
+    "openai": "rag.models.openai_backend:OpenAIGenerator",
+}
+
+
+def create(settings: "Settings") -> Generator:
+    """The generator ``settings.llm_backend`` names, configured from ``settings``."""
+    target = BACKENDS.get(settings.llm_backend)
+    if target is None:
+        raise RagError(f"RAG_LLM_BACKEND={settings.llm_backend!r} is not a backend: use one of "
+                       f"{', '.join(sorted(BACKENDS))}")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls).from_settings(settings)

@@ -1,0 +1,204 @@
+"""The in-process backend: a GGUF model run by llama-cpp-python, with its own chat template.
+
+llama.cpp keeps one KV cache: a prompt that starts like the previous one only computes
+its new tokens. The pipeline relies on it: the cite-first step reads the label
+probabilities after ``…Source:``, then the answer continues from ``…Source: C\\n`` at
+the cost of two tokens; the graded check's fixed instructions come first for the same
+reason. One model, one cache: calls are serialised by a lock held while a reply streams.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.models.generation import Generator, Message, Response, Usage
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def use_extra_buffers(wanted: bool) -> bool:
+    """Whether llama.cpp may put the weights in its "extra buffer types" (CPU_REPACK, AMX).
+
+    Off by default, measured (``rag bench``, kernels table): with them, the Q4_K_M weights are
+    repacked at load and the prompt is processed 1.55× slower on an AVX-512 CPU (AMD Zen 4,
+    541 tokens: 5.85 s vs 3.78 s, medians of 15), for 1.16× faster decoding — and an answer is
+    mostly prompt. On Intel CPUs with AMX (Sapphire Rapids, common in cloud VMs) they are never
+    used: llama.cpp's AMX matmul segfaults on the first multi-token batch (llama-cpp-python
+    0.3.36; ggml-org/llama.cpp#20824).
+    """
+    return wanted and not _cpu_has_amx()
+
+
+@contextmanager
+def _model_params(**fields):
+    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for."""
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+
+    def patched():
+        params = default()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    api.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = default
+
+
+class LlamaCppGenerator(Generator):
+    def __init__(self, path: Path, n_ctx: int = 2048, threads: int = 2, temperature: float = 0.0,
+                 state_dir: Path | None = None, extra_buffers: bool = False):
+        self.path = Path(path)
+        self.model_id = self.path.name
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.temperature = temperature
+        self.state_dir = state_dir              # the system message's KV state on disk (rag.models.prefixstate)
+        self.extra_buffers = use_extra_buffers(extra_buffers)
+        self._llm = None
+        self._load_lock = threading.Lock()
+        self._lock = threading.Lock()         # one model, one KV cache: one call at a time
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "LlamaCppGenerator":
+        from rag.models.files import llm_path
+
+        return cls(llm_path(settings.llm_model, settings.cache_dir), n_ctx=settings.n_ctx,
+                   threads=settings.threads, temperature=settings.temperature,
+                   state_dir=settings.cache_dir / "prefix" if settings.prefix_cache else None,
+                   extra_buffers=settings.extra_buffers)
+
+    @property
+    def llm(self):
+        with self._load_lock:
+            if self._llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
+                try:
+                    with _model_params(use_extra_bufts=self.extra_buffers):
+                        self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
+                                          n_threads_batch=self.threads, verbose=False)
+                except (ValueError, RuntimeError, OSError) as e:
+                    raise RagError(f"cannot load LLM '{self.path}' ({str(e).splitlines()[0][:120]}): the file may be "
+                                   f"truncated or need more memory; re-run the install or set RAG_LLM_MODEL") from None
+            return self._llm
+
+    # ---- prompts -----------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text))
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def render(self, messages: list[Message], prefix: str = "") -> str:
+        """The prompt text: the chat in the model's own template, the reply opened, then ``prefix``."""
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise RagError(f"the model '{self.path.name}' has no chat template: use an instruct GGUF")
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        return Jinja2ChatFormatter(template=template, eos_token="", bos_token="")(messages=messages).prompt + prefix
+
+    def _prompt(self, messages: list[Message], prefix: str, room: int) -> list[int]:
+        tokens = self._tokens(self.render(messages, prefix))
+        if len(tokens) + room > self.n_ctx:
+            raise RagError(f"the prompt needs {len(tokens)} tokens, over the context of {self.n_ctx}: "
+                           f"lower RAG_EVIDENCE_TOKENS or raise RAG_N_CTX")
+        return tokens
+
+    def _reused(self, tokens: list[int]) -> int:
+        """Tokens at the start of ``tokens`` already in the KV cache (at least one is left to compute)."""
+        llm = self.llm
+        cached = llm.input_ids[:llm.n_tokens]
+        n = 0
+        for a, b in zip(cached, tokens[:-1]):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def _fixed_start(self, messages: list[Message], tokens: list[int]) -> None:
+        """On an empty context (a new process): the KV state of the prompt's system message, read
+        from ``state_dir`` or computed and written there for the next process."""
+        llm = self.llm
+        if llm.n_tokens or self.state_dir is None or not messages or messages[0]["role"] != "system":
+            return
+        import llama_cpp
+
+        from rag.models import prefixstate
+
+        # The system message as the template renders it: what this prompt shares with one whose user turn is empty.
+        fixed = tokens[:prefixstate.common_prefix(tokens, self._tokens(self.render(
+            [m for m in messages if m["role"] == "system"] + [{"role": "user", "content": ""}])))]
+        if len(fixed) < 2 or len(fixed) >= len(tokens):
+            return
+        # Another engine or weight layout computes slightly different values: its own file.
+        engine = f"{llama_cpp.__version__}+{'repacked' if self.extra_buffers else 'plain'}"
+        path = self.state_dir / prefixstate.state_key(self.path, self.n_ctx, engine, fixed)
+        if not prefixstate.restore(llm, path, fixed):
+            llm.eval(fixed)
+            prefixstate.save(llm, path, fixed)
+
+    # ---- the two operations ----------------------------------------------------------------------
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+        ids = []
+        for label in labels:
+            token = self._tokens(label)
+            if len(token) != 1:
+                raise ValueError(f"label {label!r} is {len(token)} tokens for this model, not one")
+            ids.append(token[0])
+        tokens = self._prompt(messages, prefix, 1)
+        with self._lock:
+            llm = self.llm
+            self._fixed_start(messages, tokens)
+            llm.n_tokens = self._reused(tokens)
+            llm.eval(tokens[llm.n_tokens:])
+            # Raw logits of the last position only, straight from llama.cpp (logits_all would
+            # cost ~1 GB); renormalising over the labels is the grammar's constraint, done here.
+            row = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            logits = row[ids].astype(np.float64)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        return dict(zip(labels, p.tolist()))
+
+    def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
+        tokens = self._prompt(messages, prefix, max_tokens)
+        usage = Usage(prompt_tokens=len(tokens))
+        return Response(self._pieces(messages, tokens, max_tokens, usage), usage)
+
+    def _pieces(self, messages: list[Message], tokens: list[int], max_tokens: int, usage: Usage) -> Iterator[str]:
+        with self._lock:
+            self._fixed_start(messages, tokens)
+            usage.cached_tokens = self._reused(tokens)
+            chunks = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=self.temperature,
+                                                stop=STOP, stream=True)
+            try:
+                for chunk in chunks:
+                    usage.completion_tokens += 1
+                    piece = chunk["choices"][0]["text"]
+                    if piece:
+                        yield piece
+            finally:
+                chunks.close()

@@ -1,0 +1,103 @@
+"""``rag llm-server``: llama.cpp's own HTTP server (OpenAI endpoints, continuous batching,
+parallel slots, prompt cache) on a GGUF model, from the ``xllamacpp`` wheel (``.[server]``).
+
+Any OpenAI-compatible server works with ``RAG_LLM_BACKEND=openai``; this one needs no
+other install and runs the same GGUF as the in-process backend.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.models.llamacpp import use_extra_buffers
+
+
+def run(model: Path, host: str, port: int, parallel: int, n_ctx: int, threads: int,
+        extra_buffers: bool = False) -> None:
+    """Serve ``model`` until SIGTERM / SIGINT; ``n_ctx`` is the context of each slot."""
+    try:
+        import xllamacpp
+    except ImportError:
+        raise RagError("the LLM server is an optional part: pip install -e '.[server]'") from None
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.hostnames = [host]
+    params.port = port
+    params.n_parallel = parallel
+    params.n_ctx = n_ctx * parallel          # one context shared by the slots
+    params.cont_batching = True
+    params.use_jinja = True                  # the model's own chat template, as in-process
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.no_extra_bufts = not use_extra_buffers(extra_buffers)   # see rag.models.llamacpp
+    params.verbosity = 1                     # errors only
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        server = xllamacpp.Server(params)
+    except Exception as e:  # noqa: BLE001 - the C++ side raises plain exceptions
+        raise RagError(f"cannot start the LLM server on {host}:{port} with '{model}': {e}") from None
+    print(f"LLM server ready: http://{host}:{port}/v1 ({parallel} parallel slots, model {model.name})", flush=True)
+    stop.wait()
+    del server
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Child:
+    """``rag llm-server`` as a child process on a loopback port (the benchmark, the tests).
+
+    >>> Child(parallel=2, port=8099).url
+    'http://127.0.0.1:8099/v1'
+    """
+
+    def __init__(self, parallel: int = 2, port: int = 0):
+        self.parallel = parallel
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = None
+
+    def start(self, timeout: float = 120.0) -> "Child":
+        """Start (again, on the same port) and wait until the model is loaded."""
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        self.process = subprocess.Popen([sys.executable, "-m", "rag.cli", "llm-server", "--port", str(self.port),
+                                         "--parallel", str(self.parallel)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RagError(f"rag llm-server exited: {self.process.stdout.read().strip()[-300:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RagError(f"rag llm-server did not answer on port {self.port} within {timeout:.0f} s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def __enter__(self) -> "Child":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
