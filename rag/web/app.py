@@ -455,7 +455,6 @@ def relabel(lang: str, sources: str, browser: str = ""):
 
 
 # ---- the corpus panel ------------------------------------------------------------------------
-    return "".join(c for c in unicodedata.normalize("NFKD", str(text).lower()) if not unicodedata.combining(c))
 
 
 def corpus_table(rows: list[dict], query: str = "") -> list[list]:
