@@ -36,7 +36,7 @@ from rag.answer.prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, T
 from rag.retrieval.search import retrieve
 from rag.retrieval.scope import Scope
 from rag.settings import Settings
-from rag.store.folder import Store
+from rag.store.contract import Store
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
 
 MAX_QUESTION_CHARS = 2000
@@ -123,6 +123,17 @@ class Pipeline:
         with self._store_lock:
             self._store = None
         return report
+
+    def remove(self, ids: list[str]):
+        """Keep these articles and their wire copies out of the index, and answer without them at
+        once; → the BuildReport (None for a shared archive opened without its folder)."""
+        store = self.store
+        store.remove(sorted(set(ids) | {c for i in ids for c in store.copies.get(i, [])}))
+        if self.settings.corpus is None:
+            with self._store_lock:
+                self._store = None
+            return None
+        return self.refresh()
 
     def warm_up(self) -> None:
         """Load everything now (the web chat does this before it opens)."""
