@@ -120,11 +120,11 @@ def models(ctx):
 def index_cmd(ctx):
     """(Re)build the index from --corpus (default: the folder it was built from); unchanged
     articles are not re-embedded."""
-    from rag.models import embedding
+    from rag.pipeline import parts
     from rag.store import storage
 
     s = storage.bind(_settings(ctx), rebuild=True)
-    report = storage.build(s, embedding.from_settings(s), progress=sys.stderr.isatty())
+    report = storage.build(s, parts.embedder(s), progress=sys.stderr.isatty())
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"indexed {len(report.added) + len(report.changed) + len(report.unchanged)} articles "
@@ -264,13 +264,13 @@ def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
 @_friendly
 def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
     """Answer QUESTION from the articles, citing them as [n]."""
-    from rag.pipeline import Pipeline
+    from rag.pipeline import builder
     from rag.retrieval.scope import chosen
 
     if (question is None) == (batch is None):
         raise RagError("give a QUESTION or --batch FILE (not both)")
     scope = chosen(chosen_ids, since, until)
-    pipe = Pipeline(_settings(ctx, lang=lang))
+    pipe = builder.build(_settings(ctx, lang=lang))
     unknown = sorted(set(chosen_ids) - {r["id"] for r in pipe.store.articles()}) if chosen_ids else []
     if unknown:
         raise RagError(f"no article '{unknown[0]}' in the index: `rag articles --json` lists their ids")

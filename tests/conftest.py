@@ -206,22 +206,23 @@ def answer_from_evidence(messages) -> str:
 
 @pytest.fixture
 def fake_models(monkeypatch):
-    """Every ``Pipeline`` built during the test (by the CLI, the web chat), and ``rag index``, get the fake embedder,
-    a fake model answering with ``answer_from_evidence`` and ``TEST_GATE``; returns the pipelines made."""
+    """Every pipeline the commands and the web chat build (``rag.pipeline.builder.build``) gets the
+    fake embedder, a fake model answering with ``answer_from_evidence`` and ``TEST_GATE``, and so does
+    every part made from settings (``rag index``'s embedder…); returns the pipelines built."""
     from rag.pipeline import Pipeline
 
     made = []
-    original = Pipeline.__init__
 
-    def init(self, settings, *args, **kwargs):
-        kwargs.setdefault("embedder", FakeEmbedder())
-        kwargs.setdefault("generator", FakeGenerator(answer_from_evidence))
-        kwargs.setdefault("gate_model", TEST_GATE)
-        original(self, settings, *args, **kwargs)
-        made.append(self)
+    def build(settings, **given):
+        pipe = Pipeline(settings, **{"embedder": FakeEmbedder(), "generator": FakeGenerator(answer_from_evidence),
+                                     "gate_model": TEST_GATE, **given})
+        made.append(pipe)
+        return pipe
 
-    monkeypatch.setattr(Pipeline, "__init__", init)
-    monkeypatch.setattr("rag.models.embedding.from_settings", lambda settings: FakeEmbedder())   # rag index's
+    monkeypatch.setattr("rag.pipeline.builder.build", build)
+    monkeypatch.setattr("rag.pipeline.parts.embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("rag.pipeline.parts.generator", lambda settings: FakeGenerator(answer_from_evidence))
+    monkeypatch.setattr("rag.pipeline.parts.gate_model", lambda settings: TEST_GATE)
     return made
 
 

@@ -23,8 +23,8 @@ def test_rag_calibrate_writes_a_gate_the_pipeline_can_load(tmp_path, monkeypatch
         reference = answers.get(question, "")
         return "La réponse est le Zhejiang." if reference.startswith(("Les articles", "The articles")) else reference
 
-    monkeypatch.setattr("rag.models.generation.create", lambda settings: FakeGenerator(oracle))
-    monkeypatch.setattr("rag.models.embedding.from_settings", lambda settings: FakeEmbedder())
+    monkeypatch.setattr("rag.pipeline.parts.generator", lambda settings: FakeGenerator(oracle))
+    monkeypatch.setattr("rag.pipeline.parts.embedder", lambda settings: FakeEmbedder())
     out = CliRunner().invoke(cli.main, ["--corpus", str(corpus), "--index", str(tmp_path / "index"), "calibrate",
                                         "--limit", "40", "--out", str(tmp_path / "out"), "--docs", str(tmp_path / "docs"),
                                         "--gate-file", str(tmp_path / "gate.json")], env={"RAG_MIN_SCORE": "0"})

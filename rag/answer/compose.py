@@ -5,7 +5,7 @@ the refusal sentence that names the check, or the answer with its ``[n]`` marker
 >>> compose("91 entreprises [3].", [2, 5], None, "fr").text
 '91 entreprises [2][5].'
 >>> compose("91 entreprises.", [2], "p_source", "en").text
-"The articles don't say: the model was unsure which sentence the answer came from."
+"The articles don't say: no sentence of the articles states it clearly."
 """
 
 from __future__ import annotations

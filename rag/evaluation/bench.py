@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.pipeline import Done, Token, builder, parts
 from rag.settings import Settings
 
 QUESTIONS = [
@@ -58,22 +59,20 @@ def memory_bandwidth_gbs(threads: int, size_mb: int = 1024, repeats: int = 5) ->
 
 def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dict:
     rows = []
-    llm = pipe.generator.llm
     for _ in range(repeats):
         for q in questions:
             if baseline:
-                llm.reset()  # no prefix reuse: every prompt is processed from the first token
+                pipe.generator.forget()  # no prefix reuse: every prompt is processed from the first token
             t0 = time.perf_counter()
             tokens = 0
             first = last = None
             answer = None
             for event in pipe.ask_stream(q):
-                name = type(event).__name__
-                if name == "Token":
+                if isinstance(event, Token):
                     tokens += 1
                     last = time.perf_counter()
                     first = first or last
-                elif name == "Done":
+                elif isinstance(event, Done):
                     answer = event.answer
             end = time.perf_counter()
             # Decoding alone: the answer checks that follow the last token are in total_s, not here.
@@ -100,7 +99,7 @@ def _first_question_run(pipe, questions: list[str]) -> dict:
             row = {"question": q}
             for name, folder in (("computed", None), ("from_disk", state_dir)):
                 gen.state_dir = folder
-                gen.llm.reset()              # as in a new process
+                gen.forget()                 # as in a new process
                 row[name] = pipe.ask(q).timings["first_token_s"]
             rows.append(row)
     finally:
@@ -118,15 +117,13 @@ def _kernels_run(pipe, questions: list[str]) -> dict:
     Empty when the generator is not llama.cpp in-process or the CPU has AMX (never on there).
     """
     from rag.models.llamacpp import LlamaCppGenerator, use_extra_buffers
-    from rag.pipeline import Pipeline
 
     gen = pipe.generator
     if not isinstance(gen, LlamaCppGenerator) or not use_extra_buffers(True):
         return {}
-    twin = LlamaCppGenerator(gen.path, n_ctx=gen.n_ctx, threads=gen.threads, temperature=gen.temperature,
-                             state_dir=gen.state_dir, extra_buffers=not gen.extra_buffers)
-    pipes = {gen.extra_buffers: pipe, twin.extra_buffers: Pipeline(pipe.settings, embedder=pipe.embedder,
-                                                                   generator=twin, store=pipe.store)}
+    twin = parts.generator(pipe.settings.replace(extra_buffers=not gen.extra_buffers))
+    pipes = {gen.extra_buffers: pipe, twin.extra_buffers: builder.build(pipe.settings, embedder=pipe.embedder,
+                                                                        generator=twin, store=pipe.store)}
     pipes[twin.extra_buffers].ask(questions[0])     # load (and repack) outside the measurements
     rows = {False: [], True: []}
     for q in questions:
@@ -271,11 +268,9 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
         questions: int | None = None) -> str:
     """The whole benchmark on the first ``questions`` of ``QUESTIONS`` (all by default; fewer: a quicker,
     rougher run)."""
-    from rag.pipeline import Pipeline
-
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    pipe = Pipeline(settings)
+    pipe = builder.build(settings)
     pipe.warm_up()
     cold_start = round(time.perf_counter() - t0, 2)
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cold_start_s": cold_start, "threads": settings.threads}
@@ -283,8 +278,8 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     asked = QUESTIONS[:questions]
     pipe.ask(asked[0])
     report["default"] = _answer_run(pipe, asked, repeats, baseline=False)
-    naive = Pipeline(settings.replace(evidence_tokens=1400, max_sentences=20),
-                     embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
+    naive = builder.build(settings.replace(evidence_tokens=1400, max_sentences=20),
+                          embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
     state_dir, pipe.generator.state_dir = getattr(pipe.generator, "state_dir", None), None   # naive: no cache at all
     try:
         report["naive"] = _answer_run(naive, asked, 1, baseline=True)
@@ -381,7 +376,7 @@ def _users(pipe, users: int, rounds: int) -> dict:
             first, tokens = None, 0
             try:
                 for event in pipe.ask_stream(question):
-                    if type(event).__name__ == "Token":
+                    if isinstance(event, Token):
                         tokens += 1
                         first = first or time.perf_counter() - t0
             except Exception as e:  # noqa: BLE001 - a failed request is a measured outcome
@@ -424,11 +419,10 @@ def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 
     """Aggregate throughput and first-token latency per number of concurrent users, for the
     in-process backend and for ``rag llm-server`` with as many parallel slots as users."""
     from rag.models.llm_server import Child
-    from rag.pipeline import Pipeline
 
     out.mkdir(parents=True, exist_ok=True)
     settings = settings.replace(max_tokens=max_tokens)
-    local = Pipeline(settings.replace(llm_backend="llama-cpp"))
+    local = builder.build(settings.replace(llm_backend="llama-cpp"))
     local.warm_up()
     local.ask(QUESTIONS[0])
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": settings.threads, "max_tokens": max_tokens,
@@ -439,8 +433,8 @@ def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 
         report["decoding"]["in-process"].append(_decoding(local.generator, users, DECODE_TOKENS))
     for users in levels:
         with Child(parallel=users) as server:
-            remote = Pipeline(settings.replace(llm_backend="openai", llm_url=server.url),
-                              embedder=local.embedder, store=local.store)
+            remote = builder.build(settings.replace(llm_backend="openai", llm_url=server.url),
+                                   embedder=local.embedder, store=local.store)
             # Every slot holds the system message, as on a server that has been answering for a while.
             _users(remote, users, 1)
             report["server"].append(_users(remote, users, rounds))

@@ -151,7 +151,7 @@ def answer_all(settings: Settings, qa: Path, out: Path, limit: int | None = None
     """Every question of ``qa`` answered (from ``<out>/cache.jsonl`` when already asked) and scored."""
     from tqdm import tqdm
 
-    from rag.pipeline import Pipeline
+    from rag.pipeline import builder
 
     items = load_qa(qa)
     if ids:
@@ -161,7 +161,7 @@ def answer_all(settings: Settings, qa: Path, out: Path, limit: int | None = None
         order = {i: n for n, i in enumerate(ids)}
         items = sorted((i for i in items if i["id"] in order), key=lambda i: order[i["id"]])
     items = items[:limit] if limit else items
-    pipe = pipeline or Pipeline(settings)
+    pipe = pipeline or builder.build(settings)
     out.mkdir(parents=True, exist_ok=True)
     cache_path = out / "cache.jsonl"
     cache = {}
@@ -216,9 +216,9 @@ def retrieval(settings: Settings, qa: Path, pipeline=None) -> str:
     """
     from tqdm import tqdm
 
-    from rag.pipeline import Pipeline, Retrieved
+    from rag.pipeline import Retrieved, builder
 
-    pipe = pipeline or Pipeline(settings)
+    pipe = pipeline or builder.build(settings)
     rows = []
     for item in tqdm(load_qa(qa), desc="retrieval", unit="q"):
         stream = pipe.ask_stream(item["question"], history=item.get("history"))

@@ -97,6 +97,11 @@ class Generator(ABC):
         """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""
         return max(1, len(text) // 4)
 
+    def forget(self) -> None:
+        """Drop what this backend kept of earlier prompts, so the next one is computed from its first
+        token (``rag bench``'s baseline and new-process runs). A server's cache is the server's own:
+        nothing is kept here by default."""
+
 
 # name → "module:Class"; a backend's module is imported only when it is chosen.
 BACKENDS = {

@@ -109,6 +109,9 @@ class LlamaCppGenerator(Generator):
     def count_tokens(self, text: str) -> int:
         return len(self._tokens(text))
 
+    def forget(self) -> None:
+        self.llm.reset()
+
     def _tokens(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 

@@ -25,10 +25,9 @@ from typing import Iterator
 from rag.answer import compose, followup, gate, grounding, prompts
 from rag.answer.compose import PartAnswer
 from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
-from rag.models import embedding, generation
 from rag.models.embedding import Embedder
 from rag.models.generation import Generator
-from rag.pipeline import steps
+from rag.pipeline import parts, steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
 from rag.pipeline.steps import Choice, Draft, Part
 from rag.retrieval import multipart, timefilter
@@ -77,19 +76,19 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = embedding.from_settings(self.settings)
+            self._embedder = parts.embedder(self.settings)
         return self._embedder
 
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = generation.create(self.settings)
+            self._generator = parts.generator(self.settings)
         return self._generator
 
     @property
     def gate_model(self) -> gate.GateModel:
         if self._gate is None:
-            self._gate = gate.GateModel.load(self.settings.gate_file or gate.MODEL_FILE)
+            self._gate = parts.gate_model(self.settings)
         return self._gate
 
     @property

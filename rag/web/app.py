@@ -753,10 +753,10 @@ def _check_port(host: str, port: int) -> None:
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load the models, then open the chat (blocks until interrupted)."""
-    from rag.pipeline import Pipeline
+    from rag.pipeline import builder
 
     _check_port(host, port)         # before a minute of model loading, not after
-    pipeline = Pipeline(settings)
+    pipeline = builder.build(settings)
     print("loading models…", flush=True)
     pipeline.warm_up()
     demo = build_app(pipeline)

@@ -1,0 +1,36 @@
+"""Settings → the parts a pipeline is made of: the one place that makes the embedder, the
+generator and the gate (``Pipeline`` asks for each on first use; ``rag index`` for its embedder;
+``rag bench`` for a second generator with other settings). The store is opened by
+``rag.store.storage``.
+
+A part another backend provides is chosen by the settings inside its own factory
+(``rag.models.generation.create`` for generators, ``rag.store.storage`` for stores).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag.answer import gate
+from rag.models import embedding as embeddings
+from rag.models import generation
+
+if TYPE_CHECKING:
+    from rag.models.embedding import Embedder
+    from rag.models.generation import Generator
+    from rag.settings import Settings
+
+
+def embedder(settings: "Settings") -> "Embedder":
+    """The configured embedding model (loaded on first use)."""
+    return embeddings.from_settings(settings)
+
+
+def generator(settings: "Settings") -> "Generator":
+    """The configured LLM backend (``RAG_LLM_BACKEND``)."""
+    return generation.create(settings)
+
+
+def gate_model(settings: "Settings") -> gate.GateModel:
+    """The answer gate's fitted weights (``RAG_GATE_FILE``, else the packaged ``gate.json``)."""
+    return gate.GateModel.load(settings.gate_file or gate.MODEL_FILE)
