@@ -30,7 +30,8 @@ def _static(name: str) -> str:
 
 
 def build_app(pipeline) -> gr.Blocks:
-    lang0 = getattr(getattr(pipeline, "settings", None), "lang", "auto") or "auto"
+    """The page on ``pipeline``: its components, in the configured language, and the handler each event runs."""
+    lang0 = pipeline.settings.lang or "auto"
     ui0 = ui_lang(lang0)
     t = UI[ui0]
     from rag.ingest.formats import SUFFIXES
@@ -93,7 +94,7 @@ def build_app(pipeline) -> gr.Blocks:
             return upload_articles(pipeline, files, lang_, browser_, picked_, progress)
 
         # One in-process model answers one user at a time; a server answers several.
-        limit = getattr(getattr(pipeline, "generator", None), "concurrency", 1)
+        limit = pipeline.generator.concurrency
         answer_outputs = [chat, status, sources, history, answers, markdown]
         answer_inputs = [pending, chat, history, lang, browser, picked, date_from, date_to, answers]
         runs = []
