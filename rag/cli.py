@@ -150,10 +150,10 @@ UNTIL = click.option("--until", default="", help="Only articles dated on or befo
 def articles(ctx, as_json, since, until):
     """List the indexed articles: title, date, source, passages (newest first)."""
     from rag.retrieval.scope import chosen
-    from rag.store.folder import Store
+    from rag.store import storage
 
     scope = chosen(None, since, until)
-    rows = [r for r in Store.load(_settings(ctx).index).articles() if not scope or scope.admits(r["id"], r["date"])]
+    rows = [r for r in storage.load(_settings(ctx)).articles() if not scope or scope.admits(r["id"], r["date"])]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -271,7 +271,7 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
         raise RagError("give a QUESTION or --batch FILE (not both)")
     scope = chosen(chosen_ids, since, until)
     pipe = Pipeline(_settings(ctx, lang=lang))
-    unknown = sorted(set(chosen_ids) - set(pipe.store.docs)) if chosen_ids else []
+    unknown = sorted(set(chosen_ids) - {r["id"] for r in pipe.store.articles()}) if chosen_ids else []
     if unknown:
         raise RagError(f"no article '{unknown[0]}' in the index: `rag articles --json` lists their ids")
     if batch is None:

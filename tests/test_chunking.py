@@ -3,7 +3,7 @@ import string
 from hypothesis import given, settings, strategies as st
 
 from rag.ingest.chunking import split_passages, split_sentences
-from rag.ingest.corpus import load_corpus
+from rag.ingest.corpus import read_corpus
 
 from conftest import SEEDS
 
@@ -37,7 +37,8 @@ def test_numbers_and_abbreviations_do_not_split_sentences():
 
 
 def test_seed_passages_are_sized_and_overlap():
-    docs, warnings = load_corpus(SEEDS)
+    corpus = read_corpus(SEEDS)
+    docs, warnings = corpus.docs, corpus.warnings
     assert not warnings
     for doc in docs:
         passages = split_passages(doc.id, doc.text)

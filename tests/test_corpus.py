@@ -1,6 +1,6 @@
 import pytest
 
-from rag.ingest.corpus import load_corpus
+from rag.ingest.corpus import read_corpus
 from rag.ingest.document import title_of
 from rag.errors import RagError
 
@@ -10,7 +10,8 @@ def test_reads_txt_and_md_recursively_and_skips_other_files(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.md").write_text("# Titre B\nCorps.", encoding="utf-8")
     (tmp_path / "c.png").write_bytes(b"\x89PNG")
-    docs, warnings = load_corpus(tmp_path)
+    corpus = read_corpus(tmp_path)
+    docs, warnings = corpus.docs, corpus.warnings
     assert [d.id for d in docs] == ["a.txt", "sub/b.md"]
     assert docs[0].title == "Titre A." and warnings == []
 
@@ -24,7 +25,8 @@ def test_reads_txt_and_md_recursively_and_skips_other_files(tmp_path):
 def test_bad_files_are_skipped_with_a_reason_naming_them(tmp_path, content, reason):
     (tmp_path / "good.txt").write_text("Un article.", encoding="utf-8")
     (tmp_path / "bad.txt").write_bytes(content)
-    docs, warnings = load_corpus(tmp_path)
+    corpus = read_corpus(tmp_path)
+    docs, warnings = corpus.docs, corpus.warnings
     assert [d.id for d in docs] == ["good.txt"]
     assert len(warnings) == 1 and warnings[0].startswith("bad.txt:") and reason in warnings[0]
 
@@ -32,13 +34,14 @@ def test_bad_files_are_skipped_with_a_reason_naming_them(tmp_path, content, reas
 def test_duplicates_are_indexed_once(tmp_path):
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_text("Même texte.", encoding="utf-8")
-    docs, warnings = load_corpus(tmp_path)
+    corpus = read_corpus(tmp_path)
+    docs, warnings = corpus.docs, corpus.warnings
     assert [d.id for d in docs] == ["a.txt"] and "same text as a.txt" in warnings[0]
 
 
 def test_bom_is_dropped_so_offsets_match_the_text(tmp_path):
     (tmp_path / "a.txt").write_bytes("\ufeffBonjour.".encode("utf-8"))
-    assert load_corpus(tmp_path)[0][0].text == "Bonjour."
+    assert read_corpus(tmp_path).docs[0].text == "Bonjour."
 
 
 def test_huge_file_is_skipped(tmp_path, monkeypatch):
@@ -47,7 +50,8 @@ def test_huge_file_is_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(rag.ingest.document, "MAX_FILE_BYTES", 1000)
     (tmp_path / "big.txt").write_text("mot " * 1000, encoding="utf-8")
     (tmp_path / "ok.txt").write_text("petit", encoding="utf-8")
-    docs, warnings = load_corpus(tmp_path)
+    corpus = read_corpus(tmp_path)
+    docs, warnings = corpus.docs, corpus.warnings
     assert [d.id for d in docs] == ["ok.txt"] and "limit" in warnings[0]
 
 
@@ -57,7 +61,7 @@ def test_huge_file_is_skipped(tmp_path, monkeypatch):
 ])
 def test_empty_or_missing_corpus_is_a_clear_error(tmp_path, setup, message):
     with pytest.raises(RagError, match=message):
-        load_corpus(setup(tmp_path))
+        read_corpus(setup(tmp_path))
 
 
 def test_title_is_first_line_or_first_sentence():

@@ -65,10 +65,10 @@ def test_search_reads_passages_sentences_and_articles(pg_url, corpus, fake_embed
     pgstore.build(corpus, pg_url, fake_embedder)
     store = pgstore.PgStore(pg_url)
     vector = fake_embedder.encode(["association du métavers du Zhejiang entreprises"], "query")
-    _, ids = store.dense.search(vector, 3)
-    _, lexical = store.lexical.search("entreprises association Zhejiang", 3)
-    assert len(lexical) and ids[0][0] >= 0
-    for row in [*ids[0], *lexical]:
+    [dense] = store.search_dense(vector, 3, None)
+    lexical = store.search_lexical("entreprises association Zhejiang", 3, None)
+    assert len(lexical) and len(dense) == 3
+    for row in [*dense, *lexical]:
         passage = store.passages[int(row)]
         text = store.docs[passage.doc].text
         assert text[passage.start:passage.end] == passage.text
@@ -86,10 +86,9 @@ def test_a_large_archive_is_searched_through_an_ivfflat_index_built_again_as_it_
     assert "USING ivfflat" in index[0][0]
     assert _rows(pg_url, "SELECT value FROM rag_manifest WHERE key = 'ivf_lists'") == [("1",)]
     store = pgstore.PgStore(pg_url)
-    assert not store.dense.exact
+    assert not store.exact
     vector = fake_embedder.encode(["association du métavers du Zhejiang entreprises"], "query")
-    _, ids = store.dense.search(vector, 3)
-    assert (ids[0] >= 0).all()
+    assert len(store.search_dense(vector, 3, None)[0]) == 3
     store.query("SET enable_seqscan = off", fetch=False)    # a table this small would rather be scanned
     plan = "\n".join(r[0] for r in store.query("EXPLAIN SELECT id FROM passages ORDER BY embedding <#> %s LIMIT 5",
                                                [vector[0]]))

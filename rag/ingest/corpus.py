@@ -66,9 +66,3 @@ def read_corpus(folder: Path, exclude: set[str] = frozenset(), index_dir: Path |
         raise RagError(f"no articles in '{folder}'{detail}; add .txt, .md, .html, .pdf, .docx, .rss or .jsonl files")
     docs.sort(key=lambda d: d.id)
     return Corpus(docs, warnings, Counter(d.format for d in docs))
-
-
-def load_corpus(folder: Path) -> tuple[list[Document], list[str]]:
-    """Return the readable articles (sorted by id) and one warning per skipped file."""
-    corpus = read_corpus(folder)
-    return corpus.docs, corpus.warnings

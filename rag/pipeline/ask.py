@@ -20,61 +20,45 @@ import dataclasses
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from rag.answer import answertype, attribution, followup, gate, grounding, prompts
-from rag.text import citations, language
-from rag.models import generation
-from rag.retrieval import multipart, timefilter
-from rag.store import storage
-from rag.models import embedding
+from rag.answer import compose, followup, gate, grounding, prompts
+from rag.answer.compose import PartAnswer
+from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
+from rag.models import embedding, generation
 from rag.models.embedding import Embedder
-from rag.retrieval.evidence import Evidence, select
 from rag.models.generation import Generator
-from rag.answer.prompts import ANSWER_PREFIX, GRADE_PREFIX, NONE_LABEL, QUOTE, TEXT, answer_messages, grade_messages
-from rag.retrieval.search import retrieve
-from rag.retrieval.scope import Scope
-from rag.settings import Settings
-from rag.store.folder import Store
+from rag.pipeline import steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
+from rag.pipeline.steps import Choice, Draft, Part
+from rag.retrieval import multipart, timefilter
+from rag.retrieval.evidence import Evidence, select
+from rag.retrieval.scope import Scope
+from rag.retrieval.search import retrieve
+from rag.settings import Settings
+from rag.store import storage
+from rag.store.contract import Store
+from rag.text import citations, language
 
 MAX_QUESTION_CHARS = 2000
-GRADES = ["0", "1", "2"]
 
 
 
 
-@dataclass
-class _Part:
-    """One part of a question with what was retrieved for it (evidence numbered from 1)."""
-    question: str
-    passages: list[dict]
-    evidence: list[Evidence]
-    best: float
-    offset: int = 0                 # its evidence's numbers in the whole answer: n + offset
-    when: timefilter.TimeCondition | None = None   # the question's time condition, if any
-
-
-@dataclass
-class _Result:
-    text: str                       # the answer shown for this part (refusal sentence if refused)
-    refused: bool
-    reason: str = ""
-    cited: list[int] = field(default_factory=list)   # evidence numbers, in the whole answer
-    withdrawn: str = ""
-    check: dict = field(default_factory=dict)
-    prompt_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class _Text:
-    text: str
-    prompt_tokens: int
-
-
-def _label_list(evidence: list[Evidence]) -> list[str]:
-    return [f" {e.label}" for e in evidence] + [f" {NONE_LABEL}"]
+def _timing_first_token(steps: Iterator[Event], timings: dict, t0: float) -> Iterator[Event]:
+    """Relay ``steps``' events, noting when the first answer token went out; returns what ``steps``
+    returns. Closing this closes ``steps`` (the Stop button ends the generation at once)."""
+    try:
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as end:
+                return end.value
+            if isinstance(event, Token) and timings["first_token_s"] is None:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            yield event
+    finally:
+        steps.close()
 
 
 class Pipeline:
@@ -123,6 +107,17 @@ class Pipeline:
         with self._store_lock:
             self._store = None
         return report
+
+    def remove(self, ids: list[str]):
+        """Keep these articles and their wire copies out of the index, and answer without them at
+        once; → the BuildReport (None for a shared archive opened without its folder)."""
+        store = self.store
+        store.remove(sorted(set(ids) | {c for i in ids for c in store.copies.get(i, [])}))
+        if self.settings.corpus is None:
+            with self._store_lock:
+                self._store = None
+            return None
+        return self.refresh()
 
     def warm_up(self) -> None:
         """Load everything now (the web chat does this before it opens)."""
@@ -183,14 +178,15 @@ class Pipeline:
         timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
         yield Retrieved(query, out_lang, passages, evidence, timings["retrieve_s"])
 
-        results: list[_Result] = []
+        results: list[PartAnswer] = []
         for part in parts:
-            result = yield from self._answer(part, out_lang, timings, t0, lead=" " if results else "")
+            result = yield from _timing_first_token(self._answer(part, out_lang, lead=" " if results else ""),
+                                                    timings, t0)
             results.append(result)
         yield self._combine(results, split, parts, evidence, passages, query, out_lang, done)
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _retrieve(self, questions: list[str], whole: str, scope: Scope | None) -> list[_Part]:
+    def _retrieve(self, questions: list[str], whole: str, scope: Scope | None) -> list[Part]:
         """Search for each part (among the articles ``scope`` allows); a part is searched with the
         whole question too, since a second part often leans on the first ("…, and what did that
         city unveil?"). The question's time words ("en avril", "latest") rank articles by date."""
@@ -210,104 +206,50 @@ class Pipeline:
                          "score": round(h.dense, 4), "text": store.passages[h.row].text,
                          **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
             evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens)
-            parts.append(_Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset, when))
+            parts.append(Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset, when))
             offset += len(evidence)
         return parts
 
-    def _answer(self, part: _Part, lang: str, timings: dict, t0: float, lead: str) -> Iterator[Event]:
-        """Answer one part: stream it, then check it. Returns a ``_Result`` (``yield from``)."""
-        s, text = self.settings, TEXT[lang]
-        evidence = part.evidence
+    def _answer(self, part: Part, lang: str, lead: str) -> Iterator[Event]:
+        """Answer one part: choose its sentence, stream the draft, check it; returns the
+        ``PartAnswer`` (``yield from``)."""
+        s = self.settings
+        early = compose.early_refusal(part.question, part.evidence, part.passages, part.best, s.min_score,
+                                      part.when, lang)
+        if early:
+            return early
+        titles = {e.doc: self.store.docs[e.doc].title for e in part.evidence if e.doc in self.store.docs}
+        choice = steps.choose(self.generator, answer_messages(part.question, part.evidence, titles, lang),
+                              part.evidence, self.gate_model.source_weight)
+        draft = yield from self._draft(part, choice, titles, lang, lead)
+        yield Status(TEXT[lang]["checking"])
+        checked = steps.check(self.generator, part, choice, draft, lang, self.gate_model if s.gate else None)
+        decision = checked.decision
+        return compose.compose(draft.text, checked.numbers(part.offset), None if decision.answer else decision.failed,
+                               lang, f"{decision.failed}: {decision.detail}",
+                               steps.check_record(checked, choice, part.offset), draft.prompt_tokens)
 
-        def refuse(why: str, reason: str, **extra) -> _Result:
-            words = text["why"][why].format(**extra.pop("fmt", {}))
-            return _Result(text["refused"].format(why=words), True, reason, **extra)
-
-        if not evidence or part.best < s.min_score:
-            return refuse("no_evidence", f"no passage scored above {s.min_score} (best {part.best:.3f})")
-        # A figure the question is conditioned on ("in 2020") that no retrieved passage
-        # mentions: the articles don't cover that case, and the model would answer with
-        # the nearest figure. Refused before generating.
-        # "In 2024" is answered by an article dated 2024 even if its text never says the year:
-        # the dates of the articles the time condition picked count as mentions.
-        dates = [p["date"] for p in part.passages]
-        picked = [d for d in dates if part.when and timefilter.discriminates(part.when, dates) and part.when.matches(d)]
-        passage_figures = [f for t in [*(p["text"] for p in part.passages), *picked] for f in grounding.figures(t)]
-        absent = [f.text for f in grounding.figures(part.question, lang)
-                  if not any(f.values & g.values for g in passage_figures)]
-        if absent:
-            return refuse("missing_figure", f"no retrieved passage mentions {', '.join(absent)}",
-                          fmt={"figures": ", ".join(absent)})
-
-        titles = {e.doc: self.store.docs[e.doc].title for e in evidence if e.doc in self.store.docs}
-        messages = answer_messages(part.question, evidence, titles, lang)
-        features = {"retrieval": part.best, "evidence": max(e.score for e in evidence), "english": float(lang == "en")}
-        letters = []
-        try:
-            probs = self.generator.label_probabilities(messages, ANSWER_PREFIX, _label_list(evidence))
-            choice = attribution.choose(evidence, probs, self.gate_model.source_weight)
-            chosen = choice.evidence
-            features.update(p_none=probs[f" {NONE_LABEL}"], p_source=choice.p_source)
-            # Every letter's probability and score: what rag calibrate refits the choice on.
-            letters = [{"label": e.label, "p": round(probs[f" {e.label}"], 4), "score": e.score, "doc": e.doc,
-                        "text": e.text} for e in evidence]
-        except generation.Unsupported:
-            # A server that returns no token probabilities: answer from the best-scored sentence;
-            # the gate takes the missing features at their mean (it decides on the others).
-            chosen = max(evidence, key=lambda e: e.score)
-
-        # Attribute first, then generate: the app writes the chosen sentence into the reply,
-        # so the answer is written from it (measured: without the quote the 1.5B model named
-        # the right letter, then answered from another sentence).
-        prefix = f"{ANSWER_PREFIX} {chosen.label}" + QUOTE.format(sentence=" ".join(chosen.text.split()))
-        if lang == "en" and s.english_via_french:
+    def _draft(self, part: Part, choice: Choice, titles: dict, lang: str, lead: str) -> Iterator[Event]:
+        """Stream the answer from the chosen sentence (attribute first, then generate: the app writes
+        that sentence into the reply, so the answer is written from it — measured: without the quote
+        the 1.5B model named the right letter, then answered from another sentence); returns a ``Draft``."""
+        if lang == "en" and self.settings.english_via_french:
             # Extract in the articles' language, then phrase that short answer in English
             # (lever 6 of the answer-trust issue: measured against the single pass).
-            french = yield from self._generate(answer_messages(part.question, evidence, titles, "fr"), prefix,
-                                               timings, t0, lead, shown=False)
-            answer = yield from self._generate(prompts.translate_messages(part.question, french.text), "",
-                                               timings, t0, lead)
-            prompt_tokens = french.prompt_tokens + answer.prompt_tokens
-            answer = answer.text
-        else:
-            answer = yield from self._generate(messages, prefix, timings, t0, lead)
-            if answer.text and language.detect(citations.strip(answer.text), default=lang) != lang:
-                yield Restart(f"answer not in {lang}")
-                answer = yield from self._generate(answer_messages(part.question, evidence, titles, lang,
-                                                                  strict_language=True), prefix, timings, t0, lead)
-            prompt_tokens, answer = answer.prompt_tokens, answer.text
+            french = yield from self._generate(answer_messages(part.question, part.evidence, titles, "fr"),
+                                               choice.prefix, lead, shown=False)
+            english = yield from self._generate(prompts.translate_messages(part.question, french.text), "", lead)
+            return Draft(english.text, french.prompt_tokens + english.prompt_tokens)
+        draft = yield from self._generate(answer_messages(part.question, part.evidence, titles, lang), choice.prefix,
+                                          lead)
+        if draft.text and language.detect(citations.strip(draft.text), default=lang) != lang:
+            yield Restart(f"answer not in {lang}")
+            draft = yield from self._generate(answer_messages(part.question, part.evidence, titles, lang,
+                                                              strict_language=True), choice.prefix, lead)
+        return draft
 
-        cited = [chosen]
-        yield Status(text["checking"])
-        verdict = grounding.check(answer, part.question, cited, evidence, lang)
-        for n in verdict.recite:
-            cited.append(evidence[n - 1])
-        features["type_match"] = float(answertype.matches(answertype.expected(part.question), answer, lang))
-        features["names_missing"] = float(len(verdict.names_missing))
-        if verdict.ok:
-            try:
-                grades = self.generator.label_probabilities(grade_messages(part.question, [e.text for e in cited]),
-                                                            GRADE_PREFIX, GRADES)
-                features["grade"] = sum(int(k) * v for k, v in grades.items())
-            except generation.Unsupported:
-                pass
-        decision = gate.decide(features, verdict, self.gate_model) if s.gate else \
-            gate.Decision(verdict.ok, verdict.failed, verdict.detail, None, 0.0, features)
-        check = {**asdict(decision), "source": chosen.label, "cited": [e.n + part.offset for e in cited],
-                 "letters": letters}
-        numbers = [e.n + part.offset for e in cited]
-        if not decision.answer:
-            words = text["why"].get(decision.failed, text["why"]["p_source"])
-            return _Result(text["refused"].format(why=words), True, f"{decision.failed}: {decision.detail}",
-                           withdrawn=answer, check=check, prompt_tokens=prompt_tokens)
-        answer = re.sub(r"\s*\[\d+(?:[,\s]+\d+)*\]", "", answer).rstrip()
-        marks = "".join(f"[{n}]" for n in numbers)
-        shown = re.sub(r"\s*([.!?…]*)$", lambda m: f" {marks}{m.group(1)}", answer, count=1)
-        return _Result(shown, False, cited=numbers, check=check, prompt_tokens=prompt_tokens)
-
-    def _generate(self, messages: list[dict], prefix: str, timings: dict, t0: float, lead: str,
-                  shown: bool = True) -> Iterator[Event]:
-        """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``_Text``."""
+    def _generate(self, messages: list[dict], prefix: str, lead: str, shown: bool = True) -> Iterator[Event]:
+        """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``Draft``."""
         response = self.generator.stream(messages, self.settings.max_tokens, prefix=prefix)
         answer = ""
         try:
@@ -317,8 +259,6 @@ class Pipeline:
                 last = "\n" in piece       # one line: what follows is not the answer
                 piece = piece.split("\n", 1)[0]
                 if piece:
-                    if shown and timings["first_token_s"] is None:
-                        timings["first_token_s"] = round(time.perf_counter() - t0, 3)
                     answer += piece
                     if shown:
                         yield Token(lead + piece if answer == piece else piece)
@@ -326,13 +266,13 @@ class Pipeline:
                     break
         finally:
             response.close()
-        return _Text(answer.strip(), response.usage.prompt_tokens)
+        return Draft(answer.strip(), response.usage.prompt_tokens)
 
     def _sourced(self, e: Evidence) -> dict:
         """A citation with its article's title, date, source (and page, copies)."""
         return {**e.to_dict(), **self.store.describe(e.doc, e.start)}
 
-    def _combine(self, results: list[_Result], split: multipart.Split, parts: list[_Part],
+    def _combine(self, results: list[PartAnswer], split: multipart.Split, parts: list[Part],
                  evidence: list[Evidence], passages: list[dict], query: str, lang: str, done) -> Done:
         text = TEXT[lang]
         by_n = {e.n: self._sourced(e) for e in evidence}

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.text.stemming import analyse
 from rag.retrieval.search import Hit
-from rag.store.folder import Store
+from rag.store.contract import Store
 
 KEYWORD_WEIGHT = 0.15
 RANK_WEIGHT = 0.02

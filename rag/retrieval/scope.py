@@ -1,6 +1,7 @@
 """Which articles a question may draw on: the user's choice of articles or of a date range
-(the web chat's corpus panel), minus the copies of near-duplicate articles (their original
-stands for them). Hard filters, unlike the question's own time words (``rag.retrieval.timefilter``),
+(the web chat's corpus panel, ``rag ask --article/--since/--until``); each store's ``admitted``
+applies it, leaving out the copies of near-duplicate articles too (their original stands for
+them). Hard filters, unlike the question's own time words (``rag.retrieval.timefilter``),
 which only rank.
 
 >>> Scope(docs=frozenset({"a.txt"})).admits("a.txt", "")
@@ -12,8 +13,6 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
 
 from rag.text.dates import span
 from rag.errors import RagError
@@ -73,14 +72,3 @@ def chosen(docs=None, since: str = "", until: str = "") -> Scope | None:
     if picked is None and not any(bounds):
         return None
     return Scope(docs=picked, start=bounds[0], end=bounds[1])
-
-
-def allowed_rows(store, scope: Scope | None) -> np.ndarray | None:
-    """Boolean mask over the store's passages, or None when every passage is allowed."""
-    scope = scope or Scope()
-    copies = store.duplicates
-    if scope.empty and not copies:
-        return None
-    ok = {doc_id: doc_id not in copies and scope.admits(doc_id, doc.date) for doc_id, doc in store.docs.items()}
-    mask = np.fromiter((ok.get(p.doc, False) for p in store.passages), dtype=bool, count=len(store.passages))
-    return None if mask.all() else mask

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.retrieval.scope import Scope, allowed_rows
-from rag.store.folder import Store
+from rag.retrieval.scope import Scope
+from rag.store.contract import Store
 from rag.retrieval.timefilter import TimeCondition, discriminates
 
 RRF_K = 60
@@ -42,16 +42,16 @@ def rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:
 def retrieve(store: Store, queries: list[str], query_vectors: np.ndarray, k: int, candidates: int,
              hybrid: bool = True, scope: Scope | None = None, when: TimeCondition | None = None) -> list[Hit]:
     """Top ``k`` passages for the question and its variants (e.g. a translation), among the
-    passages ``scope`` allows; a time condition in the question adds a ranking by date."""
-    allowed = allowed_rows(store, scope)
-    if allowed is not None and not allowed.any():
+    articles ``scope`` admits; a time condition in the question adds a ranking by date."""
+    admitted = store.admitted(scope)
+    if admitted is not None and not admitted:
         return []
-    rankings = _dense(store, query_vectors, candidates, allowed)
+    rankings = store.search_dense(query_vectors, candidates, admitted)
     if hybrid:
         for q in queries:
-            _, ids = store.lexical.search(q, candidates, allowed)
-            if len(ids):
-                rankings.append([int(i) for i in ids])
+            ids = store.search_lexical(q, candidates, admitted)
+            if ids:
+                rankings.append(ids)
     if when is not None:
         by_date = date_ranking(store, rrf(rankings), when)
         if by_date:
@@ -60,22 +60,6 @@ def retrieve(store: Store, queries: list[str], query_vectors: np.ndarray, k: int
     rows = [row for row, _ in fused]
     cosines = (store.vectors[rows] @ query_vectors.T).max(axis=1) if rows else []
     return [Hit(row, score, float(c)) for (row, score), c in zip(fused, cosines)]
-
-
-def _dense(store: Store, query_vectors: np.ndarray, candidates: int, allowed: np.ndarray | None) -> list[list[int]]:
-    if allowed is None:
-        _, ids = store.dense.search(query_vectors, candidates)
-        return [[int(i) for i in row if i >= 0] for row in ids]
-    share = allowed.mean()
-    if share > 0.5:
-        # Most passages allowed (only copies left out): ask the index for more and drop the rest.
-        _, ids = store.dense.search(query_vectors, int(candidates / share * 1.5) + 1)
-        rankings = [[int(i) for i in row if i >= 0 and allowed[i]][:candidates] for row in ids]
-        if all(len(r) >= min(candidates, int(allowed.sum())) for r in rankings):
-            return rankings
-    rows = np.flatnonzero(allowed)        # a few articles chosen: exact search among them
-    scores = store.vectors[rows] @ query_vectors.T
-    return [rows[np.argsort(-scores[:, q], kind="stable")[:candidates]].tolist() for q in range(scores.shape[1])]
 
 
 def date_ranking(store: Store, fused: list[tuple[int, float]], when: TimeCondition) -> list[int]:

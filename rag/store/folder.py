@@ -21,7 +21,7 @@ import os
 import secrets
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,30 +32,14 @@ from rag.ingest.corpus import corpus_files, read_corpus
 from rag.ingest.document import Document
 from rag.models.embedding import Embedder
 from rag.errors import RagError
+from rag.store.contract import (BuildReport, admitted_among, article_row, copies_of, describe_doc, label,
+                                newest_first)
 from rag.store import vector_index as vector_index
 from rag.settings import DEFAULT_CORPUS
 from rag.store.vector_index import VectorIndex
 
 FORMAT = 1
 REMOVED = "removed.json"      # ids of the articles the user removed
-
-
-@dataclass
-class BuildReport:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    formats: dict[str, int] = field(default_factory=dict)     # articles per format
-    duplicates: dict[str, str] = field(default_factory=dict)  # copy → the article it copies
-    passages: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-
-    @property
-    def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
 
 
 @dataclass
@@ -74,9 +58,7 @@ class Store:
         self.passage_sentences = [[where[(p.doc, s, e)] for s, e in p.sentences] for p in self.passages]
         self._lexical = None
         self.duplicates: dict[str, str] = dict(self.manifest.get("duplicates", {}))
-        self.copies: dict[str, list[str]] = {}
-        for copy, original in sorted(self.duplicates.items()):
-            self.copies.setdefault(original, []).append(copy)
+        self.copies = copies_of(self.duplicates)
 
     @property
     def lexical(self):
@@ -132,38 +114,50 @@ class Store:
         return (Path(corpus_dir).is_dir()
                 and _file_stamps(corpus_dir, self.path.parent) != self.manifest.get("files", {}))
 
-    def doc_title(self, doc_id: str) -> str:
-        doc = self.docs.get(doc_id)
-        return doc.title if doc else doc_id
+    def _also(self, doc_id: str) -> list[str]:
+        return [label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]
 
     def describe(self, doc_id: str, offset: int | None = None) -> dict:
-        """What a source shows of its article: title, date, source, URL, the page of ``offset``
-        (PDFs) and the other sites that published the same text ("also published by")."""
-        doc = self.docs.get(doc_id)
-        if doc is None:
-            return {"title": doc_id, "date": "", "source": "", "url": "", "also": []}
-        out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url,
-               "also": [_label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]}
-        page = doc.page_of(offset) if offset is not None else None
-        if page:
-            out["page"] = page
-        return out
+        return describe_doc(self.docs.get(doc_id), offset, self._also(doc_id), doc_id)
 
     def articles(self) -> list[dict]:
-        """The corpus as the CLI and the web chat list it, originals only, by date (newest first)."""
         counts: dict[str, int] = {}
         for p in self.passages:
             counts[p.doc] = counts.get(p.doc, 0) + 1
-        rows = [{"id": d.id, "title": d.title, "date": d.date, "source": d.source, "url": d.url, "lang": d.lang,
-                 "format": d.format, "passages": counts.get(d.id, 0),
-                 "also": [_label(self.docs[c]) for c in self.copies.get(d.id, []) if c in self.docs]}
-                for d in self.docs.values() if d.id not in self.duplicates]
-        return sorted(rows, key=lambda r: (r["date"] or "0000", r["id"]), reverse=True)
+        return newest_first([article_row(d, counts.get(d.id, 0), self._also(d.id))
+                             for d in self.docs.values() if d.id not in self.duplicates])
 
+    # ---- searching -------------------------------------------------------------------------
+    def admitted(self, scope) -> frozenset[str] | None:
+        return admitted_among({i: d.date for i, d in self.docs.items()}, self.duplicates, scope)
 
-def _label(doc: Document) -> str:
-    """How a copy is named in "also published by": its source, else its title."""
-    return doc.source or doc.url or doc.id
+    def _mask(self, admitted: frozenset[str]) -> np.ndarray:
+        return np.fromiter((p.doc in admitted for p in self.passages), dtype=bool, count=len(self.passages))
+
+    def search_dense(self, query_vectors: np.ndarray, k: int, admitted: frozenset[str] | None) -> list[list[int]]:
+        admitted = self.admitted(None) if admitted is None else admitted     # never a wire copy
+        if admitted is None:
+            _, ids = self.dense.search(query_vectors, k)
+            return [[int(i) for i in row if i >= 0] for row in ids]
+        allowed = self._mask(admitted)
+        share = allowed.mean()
+        if share > 0.5:
+            # Most passages allowed (only copies left out): ask the index for more and drop the rest.
+            _, ids = self.dense.search(query_vectors, int(k / share * 1.5) + 1)
+            rankings = [[int(i) for i in row if i >= 0 and allowed[i]][:k] for row in ids]
+            if all(len(r) >= min(k, int(allowed.sum())) for r in rankings):
+                return rankings
+        rows = np.flatnonzero(allowed)        # a few articles chosen: exact search among them
+        scores = self.vectors[rows] @ query_vectors.T
+        return [rows[np.argsort(-scores[:, q], kind="stable")[:k]].tolist() for q in range(scores.shape[1])]
+
+    def search_lexical(self, query: str, k: int, admitted: frozenset[str] | None) -> list[int]:
+        admitted = self.admitted(None) if admitted is None else admitted
+        _, ids = self.lexical.search(query, k, None if admitted is None else self._mask(admitted))
+        return [int(i) for i in ids]
+
+    def remove(self, ids: list[str]) -> None:
+        remove_articles(self.path.parent, ids)
 
 
 def recorded_corpus(index_dir: Path) -> Path | None:
@@ -197,6 +191,10 @@ def corpus_of(given: Path | None, index_dir: Path, rebuild: bool = False) -> Pat
                        f"--index DIR of that folder's own index, or rebuild this one from it on purpose with "
                        f"`rag index --corpus {given} --index {index_dir}`")
     return given
+
+
+def load(index_dir: Path) -> Store:
+    return Store.load(index_dir)
 
 
 def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder) -> Store:

@@ -32,21 +32,23 @@ queries: nothing is loaded up front, whatever the size of the archive.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from rag.ingest.chunking import CHUNKER_VERSION, Passage, split_passages
-from rag.ingest.corpus import load_corpus
+from rag.ingest.corpus import read_corpus
+from rag.ingest.duplicates import find_copies
 from rag.ingest.document import Document
 from rag.models.embedding import Embedder
 from rag.errors import RagError
-from rag.store.vector_index import IVF_NPROBE, VectorIndex
+from rag.store.vector_index import IVF_NPROBE
 from rag.settings import DEFAULT_CORPUS
 from rag.store.storage import redacted
-from rag.store.folder import BuildReport
+from rag.store.contract import (BuildReport, admitted_among, article_row, copies_of, describe_doc, label,
+                                newest_first)
 
 SCHEMA_LOCK = 7_415_201          # advisory lock key: one schema creation at a time
 ANN_LOCK = 7_415_202             # advisory lock key: one IVFFlat (re)build at a time
@@ -95,6 +97,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     end_char int NOT NULL,
     embedding vector({dim}) NOT NULL,
     UNIQUE (article, start_char, end_char));
+CREATE TABLE IF NOT EXISTS rag_removed (id text PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS passages_article ON passages (article);
 CREATE INDEX IF NOT EXISTS passages_lexemes ON passages USING gin (lexemes);
 """
@@ -176,10 +179,15 @@ def corpus_of(given: Path | None, url: str, rebuild: bool = False) -> Path | Non
 def open_index(corpus_dir: Path | None, url: str, embedder: Embedder) -> "PgStore":
     """The archive at ``url``, which ``rag index`` fills (never a question: the folder of a shared
     archive is not this machine's to choose)."""
+    store = load(url)
+    store.check_model(embedder)
+    return store
+
+
+def load(url: str) -> "PgStore":
     store = PgStore(url)
     if store.empty():
         raise _empty(url)
-    store.check_model(embedder)
     return store
 
 
@@ -194,14 +202,16 @@ def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False
     t0 = time.perf_counter()
     folder = Path(corpus_dir).resolve()
     origin = source or str(folder)
-    docs, warnings = load_corpus(Path(corpus_dir))
-    docs = [dataclasses.replace(d, id=f"{origin}/{d.id}") for d in docs]
-    report = BuildReport(warnings=warnings)
+    corpus = read_corpus(Path(corpus_dir))
     conn = connect(url)
     try:
         ensure_schema(conn, url, embedder)
         conn.execute("INSERT INTO rag_sources (name, folder) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
                      "SET folder = excluded.folder, indexed_at = now()", [origin, str(folder)])
+        removed = {r[0] for r in conn.execute("SELECT id FROM rag_removed").fetchall()}
+        docs = [d for d in (dataclasses.replace(d, id=f"{origin}/{d.id}") for d in corpus.docs) if d.id not in removed]
+        report = BuildReport(warnings=corpus.warnings, formats=dict(sorted(Counter(d.format for d in docs).items())),
+                             duplicates=find_copies(docs))
         known = dict(conn.execute("SELECT id, sha256 FROM articles WHERE origin = %s", [origin]).fetchall())
         report.removed = sorted(set(known) - {d.id for d in docs})
         if report.removed:
@@ -218,12 +228,23 @@ def build(corpus_dir: Path, url: str, embedder: Embedder, progress: bool = False
         for doc in waiting:      # another process is indexing it: wait, then check what it wrote
             _claim(conn, doc.id, wait=True)
             _index(conn, [doc], origin, embedder, known, report, progress)
+        _mark_copies(conn, origin, report.duplicates)
         report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         ensure_ivf(conn, report.passages)
     finally:
         conn.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _mark_copies(conn, origin: str, duplicates: dict[str, str]) -> None:
+    """The folder's wire copies, as found in this build: ``meta.copy_of`` names the article standing for each."""
+    from psycopg.types.json import Jsonb
+
+    with conn.transaction():
+        conn.execute("UPDATE articles SET meta = meta - 'copy_of' WHERE origin = %s AND meta ? 'copy_of'", [origin])
+        conn.cursor().executemany("UPDATE articles SET meta = meta || %s WHERE id = %s",
+                                  [(Jsonb({"copy_of": original}), copy) for copy, original in duplicates.items()])
 
 
 def ivf_lists(n: int) -> int:
@@ -357,63 +378,8 @@ class _Cache:
             return self._rows[key]
 
 
-class PgVectorIndex(VectorIndex):
-    """Passage vectors in PostgreSQL: an exact scan below ``EXACT_BELOW``, pgvector's IVFFlat index above."""
-
-    def __init__(self, store: "PgStore"):
-        self.store = store
-        self.exact = len(self) < EXACT_BELOW
-
-    def search(self, queries, k):
-        scores = np.full((len(queries), k), -1.0, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        # "+ 0" orders by an expression no index can serve: a (parallel) sequential scan.
-        order = "(embedding <#> %s) + 0" if self.exact else "embedding <#> %s"
-        for i, q in enumerate(np.asarray(queries, dtype=np.float32)):
-            rows = self.store.query(f"SELECT id, -(embedding <#> %s) FROM passages ORDER BY {order} LIMIT %s",
-                                    [q, q, k])
-            for j, (row, score) in enumerate(rows):
-                ids[i, j], scores[i, j] = row, score
-        self.store.prefetch(ids[ids >= 0].tolist())
-        return scores, ids
-
-    def add(self, vectors, ids=None):
-        """Replace the vectors of passages ``ids`` (passages are created with their text by ``build``)."""
-        if ids is None:
-            raise ValueError("passage vectors are stored under the passages' ids")
-        conn = self.store._conn()
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany("UPDATE passages SET embedding = %s WHERE id = %s",
-                            [(np.asarray(v, dtype=np.float32), int(i)) for v, i in zip(vectors, ids)])
-
-    def delete(self, ids):
-        self.store.query("DELETE FROM passages WHERE id = ANY(%s)", [list(map(int, ids))], fetch=False)
-
-    def __len__(self) -> int:
-        return self.store.query("SELECT count(*) FROM passages")[0][0]
-
-
-class PgFullText:
-    """The lexical half: PostgreSQL full text, the question's French and English lexemes OR-ed."""
-
-    def __init__(self, store: "PgStore"):
-        self.store = store
-
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if allowed is not None:
-            raise RagError("restricting a question to chosen articles or dates needs the folder store: "
-                           "unset RAG_STORE=postgresql://… for that")
-        rows = self.store.query(
-            "WITH q AS (SELECT (SELECT string_agg(quote_literal(l), ' | ') FROM unnest(tsvector_to_array("
-            "to_tsvector('french', %s) || to_tsvector('english', %s))) l)::tsquery AS q) "
-            "SELECT p.id, ts_rank_cd(p.lexemes, q.q) AS r FROM passages p, q WHERE p.lexemes @@ q.q "
-            "ORDER BY r DESC, p.id LIMIT %s", [query, query, k])
-        self.store.prefetch([r[0] for r in rows])
-        return (np.array([r[1] for r in rows], dtype=np.float32), np.array([r[0] for r in rows], dtype=np.int64))
-
-
 class PgStore:
-    """A read view of the archive with the folder store's attributes (rows are database ids)."""
+    """A read view of the archive (rows are database ids); implements ``rag.store.contract.Store``."""
 
     def __init__(self, url: str):
         self.url = url
@@ -430,10 +396,10 @@ class PgStore:
         self.passage_sentences = _Cache(self.prefetch)
         self.sentences = _Cache(self._missing)
         self.sentence_vectors = _Cache(self._missing)
-        self.dense = PgVectorIndex(self)
-        self.lexical = PgFullText(self)
-        # Wire copies are grouped by the folder store's build only: none are known here.
-        self.duplicates: dict[str, str] = {}
+        self.exact = self.query("SELECT count(*) FROM passages")[0][0] < EXACT_BELOW
+        self.duplicates: dict[str, str] = dict(self.query(
+            "SELECT id, meta->>'copy_of' FROM articles WHERE meta ? 'copy_of'"))
+        self.copies = copies_of(self.duplicates)
 
     def _conn(self):
         """One connection per thread (the web chat answers users in threads)."""
@@ -464,21 +430,63 @@ class PgStore:
     def empty(self) -> bool:
         return not self.query("SELECT 1 FROM articles LIMIT 1")
 
-    def describe(self, doc_id: str, offset: int | None = None) -> dict:
-        """Title, date, source, URL and page of a source, as the folder store gives them (copies
-        of wire stories are not grouped in PostgreSQL: ``also`` stays empty)."""
-        doc = self.docs.get(doc_id)
-        if doc is None:
-            return {"title": doc_id, "date": "", "source": "", "url": "", "also": []}
-        out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url, "also": []}
-        page = doc.page_of(offset) if offset is not None else None
-        if page:
-            out["page"] = page
-        return out
+    def _also(self, doc_id: str) -> list[str]:
+        return [label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]
 
-    def doc_title(self, doc_id: str) -> str:
-        doc = self.docs.get(doc_id)
-        return doc.title if doc else doc_id
+    def describe(self, doc_id: str, offset: int | None = None) -> dict:
+        return describe_doc(self.docs.get(doc_id), offset, self._also(doc_id), doc_id)
+
+    def articles(self) -> list[dict]:
+        rows = self.query("SELECT a.id, a.sha256, a.meta, count(p.id) FROM articles a "
+                          "LEFT JOIN passages p ON p.article = a.id GROUP BY a.id")
+        docs = {i: Document.from_dict({**(meta or {}), "id": i, "text": "", "sha256": sha}) for i, sha, meta, _ in rows}
+        also = {i: [label(docs[c]) for c in self.copies.get(i, []) if c in docs] for i in docs}
+        return newest_first([article_row(docs[i], n, also[i]) for i, _, _, n in rows if i not in self.duplicates])
+
+    # ---- searching (wire copies are never searched: their original stands for them) -----------------
+    def admitted(self, scope) -> frozenset[str] | None:
+        if scope is None or scope.empty:
+            return None
+        dates = dict(self.query("SELECT id, coalesce(meta->>'date', '') FROM articles"))
+        return admitted_among(dates, self.duplicates, scope) or frozenset()
+
+    def _among(self, admitted: frozenset[str] | None, column: str) -> tuple[str, list]:
+        """A WHERE clause keeping ``column``'s articles to the admitted ones, without wire copies."""
+        if admitted is not None:
+            return f"WHERE {column} = ANY(%s)", [sorted(admitted)]
+        if self.duplicates:
+            return f"WHERE NOT ({column} = ANY(%s))", [sorted(self.duplicates)]
+        return "", []
+
+    def search_dense(self, query_vectors: np.ndarray, k: int, admitted: frozenset[str] | None) -> list[list[int]]:
+        where, params = self._among(admitted, "article")
+        # "+ 0" orders by an expression no index can serve: an exact (parallel) sequential scan, for a
+        # small archive and among chosen articles (an index scan filtered afterwards could return too few).
+        order = "(embedding <#> %s) + 0" if self.exact or admitted is not None else "embedding <#> %s"
+        rankings = []
+        for q in np.asarray(query_vectors, dtype=np.float32):
+            rows = self.query(f"SELECT id FROM passages {where} ORDER BY {order} LIMIT %s", [*params, q, k])
+            rankings.append([r[0] for r in rows])
+        self.prefetch([r for ranking in rankings for r in ranking])
+        return rankings
+
+    def search_lexical(self, query: str, k: int, admitted: frozenset[str] | None) -> list[int]:
+        """PostgreSQL full text: the question's French and English lexemes OR-ed."""
+        where, params = self._among(admitted, "p.article")
+        rows = self.query(
+            "WITH q AS (SELECT (SELECT string_agg(quote_literal(l), ' | ') FROM unnest(tsvector_to_array("
+            "to_tsvector('french', %s) || to_tsvector('english', %s))) l)::tsquery AS q) "
+            f"SELECT p.id, ts_rank_cd(p.lexemes, q.q) AS r FROM passages p, q {where or 'WHERE TRUE'} "
+            "AND p.lexemes @@ q.q ORDER BY r DESC, p.id LIMIT %s", [query, query, *params, k])
+        self.prefetch([r[0] for r in rows])
+        return [r[0] for r in rows]
+
+    def remove(self, ids: list[str]) -> None:
+        """Kept out of every later build of their folder, and out of the archive now."""
+        conn = self._conn()
+        with conn.transaction():
+            conn.cursor().executemany("INSERT INTO rag_removed VALUES (%s) ON CONFLICT DO NOTHING", [(i,) for i in ids])
+            conn.execute("DELETE FROM articles WHERE id = ANY(%s)", [list(ids)])
 
     # ---- the caches' loaders ---------------------------------------------------------------------
     def _load_docs(self, ids: list[str]) -> None:

@@ -2,7 +2,8 @@
 FAISS + BM25 files, ``rag.store.folder``) or a database URL whose scheme names the module
 (``postgresql://…``: ``rag.store.pgstore``). A second store is a new module registered here.
 
-Each store module has ``open_index(corpus, location, embedder)`` (built first if empty),
+Each store module has ``load(location)`` (as it stands), ``open_index(corpus, location, embedder)``
+(built first if empty),
 ``build(corpus, location, embedder, progress, source)`` (incremental; ``source`` names the
 folder's articles where one store holds several folders) and ``corpus_of(given,
 location, rebuild)``: the folder an index belongs to (see :func:`bind`).
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
     from rag.settings import Settings
-    from rag.store.folder import BuildReport
+    from rag.store.contract import BuildReport
 
 # URL scheme → module
 SCHEMES = {"postgresql": "rag.store.pgstore", "postgres": "rag.store.pgstore"}
@@ -50,6 +51,12 @@ def bind(settings: "Settings", rebuild: bool = False) -> "Settings":
     ``rebuild`` (``rag index --corpus Y``: replacing its articles on purpose)."""
     module, where = location(settings)
     return settings.replace(corpus=importlib.import_module(module).corpus_of(settings.corpus, where, rebuild))
+
+
+def load(settings: "Settings"):
+    """The store as it stands, neither built nor refreshed (``rag articles``)."""
+    module, where = location(settings)
+    return importlib.import_module(module).load(where)
 
 
 def open_index(settings: "Settings", embedder: "Embedder"):
