@@ -1,6 +1,6 @@
-"""The web chat's event handling and HTML rendering, on a real ``Pipeline`` with the fake models
-over the seeds (fast). Assertions are on what the page shows: the chat bubbles, the status
-line and the sources panel."""
+"""The web chat's event handling, on a real ``Pipeline`` with the fake models over the seeds
+(fast), and ``serve``. Assertions are on what the page shows: the chat bubbles, the status line
+and the sources panel (each rendering function alone: test_render.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pytest
 
 from conftest import FakeGenerator, page_config
 
-from rag.web import app
-from rag.ingest.document import Document
+from rag.web import app, handlers, render, strings
 
 QUESTION = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 ANSWER = "Au total, 91 entreprises ont rejoint l'association."   # the model's reply; the app cites it
@@ -22,8 +21,8 @@ XSS = '<script>window.__xss=true</script> <img src=x onerror="window.__xss=true"
 
 
 def run(pipeline, question=QUESTION, chat=None, history=None, lang="auto"):
-    chat, *_ = app.add_question(question, chat or [], lang)
-    return list(app.answer_turn(pipeline, question, chat, history or [], lang))
+    chat, *_ = handlers.add_question(question, chat or [], lang)
+    return list(handlers.answer_turn(pipeline, question, chat, history or [], lang))
 
 
 def bot(step) -> str:
@@ -54,12 +53,12 @@ def pipe(make_pipeline):
 # ---- streaming ------------------------------------------------------------------------------
 def test_answer_streams_in_growing_pieces(pipe):
     steps = run(pipe)
-    partial = [bot(s) for s in steps if bot(s).endswith(app.CURSOR)]
+    partial = [bot(s) for s in steps if bot(s).endswith(render.CURSOR)]
     assert len(partial) >= 4
     lengths = [len(text_of(p)) for p in partial]
     assert lengths == sorted(lengths) and len(set(lengths)) >= 4
     final = bot(steps[-1])
-    assert not final.endswith(app.CURSOR)
+    assert not final.endswith(render.CURSOR)
     n = cited(steps[-1])
     assert f'<a href="#src-{n}" class="cite">[{n}]</a>' in final and "91 entreprises" in text_of(final)
 
@@ -128,31 +127,6 @@ def test_passages_titles_and_questions_are_escaped(make_pipeline, corpus):
     assert "<script>" in text_of(bot(steps[-1])) and "37 automates" in text_of(bot(steps[-1]))
 
 
-def test_markdown_and_latex_in_data_render_literally():
-    md = app.md_text("**bold** _it_ [x](http://e.vil) $x$ # h `c` <i>")
-    assert "**" not in md.replace("\\*", "") and "](" not in md.replace("\\]\\(", "")
-    assert "<i>" not in md and "&lt;i&gt;" in md
-
-
-def test_only_valid_citation_numbers_become_links():
-    out = app.answer_markdown("a [1] b [3] c [12] en [2025]", {1, 3})
-    assert '<a href="#src-1" class="cite">[1]</a>' in out and '<a href="#src-3" class="cite">[3]</a>' in out
-    assert "src-12" not in out and "src-2025" not in out
-    assert "\\[12\\]" in out and "\\[2025\\]" in out
-
-
-def test_highlight_escapes_around_the_span():
-    assert app.highlight("a<b>c&d", 1, 4, "art-1") == 'a<mark id="art-1">&lt;b&gt;</mark>c&amp;d'
-
-
-def test_card_finds_the_snippet_when_offsets_are_off():
-    docs = {"d": Document("d", "Titre\nAvant. Le chiffre est 91. Après.", "0")}
-    card = app.card_html(2, "d", 0, 3, "Le chiffre est 91.", docs, "en")
-    assert "<mark>Le chiffre est 91.</mark>" in card and 'id="src-2"' in card
-    missing = app.card_html(3, "gone.txt", 0, 3, "seul <texte>", {}, "en")
-    assert "seul &lt;texte&gt;" in missing and "gone.txt" in missing
-
-
 # ---- conversation ----------------------------------------------------------------------------
 def test_follow_ups_are_answered_in_the_conversation(make_pipeline):
     def reply(messages):
@@ -219,44 +193,44 @@ class WatchedGenerator(FakeGenerator):
 def test_stopping_stops_the_model_and_marks_the_answer(make_pipeline):
     pipe = make_pipeline()
     pipe._generator = WatchedGenerator(ANSWER)
-    chat, *_ = app.add_question(QUESTION, [], "en")
-    turn = app.answer_turn(pipe, QUESTION, chat, [], "en")
+    chat, *_ = handlers.add_question(QUESTION, [], "en")
+    turn = handlers.answer_turn(pipe, QUESTION, chat, [], "en")
     steps = [step for step, _ in zip(turn, range(6))]
-    assert bot(steps[-1]).endswith(app.CURSOR)
+    assert bot(steps[-1]).endswith(render.CURSOR)
     turn.close()
     assert pipe.generator.stopped_early == 1
-    chat, status = app.stop_turn(steps[-1][0], "en")
-    assert chat[-1]["content"].endswith("*\\(stopped\\)*") and app.CURSOR not in chat[-1]["content"]
+    chat, status = handlers.stop_turn(steps[-1][0], "en")
+    assert chat[-1]["content"].endswith("*\\(stopped\\)*") and render.CURSOR not in chat[-1]["content"]
     assert "Stopped." in status
-    parts = [{"role": "assistant", "content": [{"type": "text", "text": "91 entreprises" + app.CURSOR}]}]
-    assert app.stop_turn(parts, "fr")[0][-1]["content"] == "91 entreprises *\\(arrêté\\)*"
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": "91 entreprises" + render.CURSOR}]}]
+    assert handlers.stop_turn(parts, "fr")[0][-1]["content"] == "91 entreprises *\\(arrêté\\)*"
     assert "91 entreprises" in run(pipe)[-1][0][-1]["content"]   # the next question is answered
 
 
 def test_empty_questions_are_ignored(pipe):
-    chat, box, status, pending = app.add_question("   ", [], "auto")
+    chat, box, status, pending = handlers.add_question("   ", [], "auto")
     assert chat == [] and pending == ""
-    assert list(app.answer_turn(pipe, pending, chat, [], "auto")) == []
+    assert list(handlers.answer_turn(pipe, pending, chat, [], "auto")) == []
     assert pipe.generator.prompts == []
 
 
 def test_question_is_shown_at_once_with_a_waiting_status():
-    chat, box, status, pending = app.add_question("  How much?  ", [], "en")
+    chat, box, status, pending = handlers.add_question("  How much?  ", [], "en")
     assert chat == [{"role": "user", "content": "How much?"}] and box == "" and pending == "How much?"
     assert "waiting" in status and "busy" in status
 
 
 def test_new_conversation_clears_everything():
-    chat, status, sources, history, box, pending, answers, markdown = app.new_conversation("en")
+    chat, status, sources, history, box, pending, answers, markdown = handlers.new_conversation("en")
     assert chat == [] and history == [] and box == "" and pending == "" and answers == {} and markdown == ""
-    assert "will appear here" in sources and status == app.status_html()
+    assert "will appear here" in sources and status == render.status_html()
 
 
 def test_labels_follow_the_language_setting():
-    header, chat, box, send, *_, sources = app.relabel("en", app.empty_sources("fr"))
+    header, chat, box, send, *_, sources = handlers.relabel("en", render.empty_sources("fr"))
     assert "Questions about the articles" in header and send["value"] == "Send"
     assert "will appear here" in sources
-    header, *_ , sources = app.relabel("auto", "<div>kept</div>")
+    header, *_ , sources = handlers.relabel("auto", "<div>kept</div>")
     assert "Questions sur les articles" in header and sources == "<div>kept</div>"
 
 
@@ -269,16 +243,11 @@ def test_weak_evidence_is_refused_with_the_closest_passages(make_pipeline):
     assert pipe.generator.prompts == []
 
 
-def test_no_passage_at_all_says_so():
-    assert "Aucun passage" in text_of(app.evidence_html([], {}, "fr"))
-    assert "No passage" in text_of(app.evidence_html([], {}, "en"))
-
-
 @pytest.mark.parametrize("setting,browser,ui", [("auto", "", "fr"), ("fr", "en-US", "fr"), ("en", "fr-FR", "en"),
                                                 (None, None, "fr"), ("auto", "en-GB", "en"), ("auto", "de-DE", "fr"),
                                                 ("auto", "fr-CA", "fr")])
 def test_ui_language_is_the_setting_else_the_browsers(setting, browser, ui):
-    assert app.ui_lang(setting, browser) == ui
+    assert strings.ui_lang(setting, browser) == ui
 
 
 def test_one_interface_language_whatever_the_answer_language(make_pipeline):
@@ -287,8 +256,8 @@ def test_one_interface_language_whatever_the_answer_language(make_pipeline):
     question = "How many companies joined the Zhejiang metaverse association?"
     last = run(pipe, question=question, lang="auto")[-1]
     assert "Répondu en" in last[1] and "Sources citées" in last[2] and "Voir l'article entier" in text_of(last[2])
-    chat, *_ = app.add_question(question, [], "auto", "en-US")
-    last = list(app.answer_turn(pipe, question, chat, [], "auto", "en-US"))[-1]
+    chat, *_ = handlers.add_question(question, [], "auto", "en-US")
+    last = list(handlers.answer_turn(pipe, question, chat, [], "auto", "en-US"))[-1]
     assert "Answered in" in last[1] and "Cited sources" in last[2] and "Open the whole article" in last[2]
 
 
@@ -325,6 +294,7 @@ def test_serve_loads_the_models_before_listening(launches, tmp_path, corpus, cap
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == port
     assert kwargs["share"] is False and kwargs["inbrowser"] is False and kwargs["show_error"] is False
     assert kwargs["enable_monitoring"] is False and kwargs["mcp_server"] is False
+    assert ".src-card.cited" in kwargs["css"] and 'a[href^="#src-"]' in kwargs["js"]    # rag/web/static
     assert capsys.readouterr().out == f"loading models…\nready on http://127.0.0.1:{port}\n"
 
 

@@ -4,16 +4,16 @@ The chat consumes a real ``Pipeline`` with the fake models over the seeds."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from types import SimpleNamespace
 
 import gradio as gr
 import pytest
 from conftest import TEST_GATE, FakeGenerator, page_config
 from fixtures_news import HTML, write_pdf
 
-from rag.web import app
+from rag.web import handlers, render, strings
 from rag.evaluation import feedback
 from rag.errors import RagError
 from rag.pipeline import Pipeline
@@ -21,8 +21,8 @@ from rag.settings import Settings
 
 
 def run(pipe, question="Combien d'entreprises ?", lang="fr", browser="", **kw):
-    chat, *_ = app.add_question(question, [], lang, browser)
-    return list(app.answer_turn(pipe, question, chat, [], lang, browser, **kw))
+    chat, *_ = handlers.add_question(question, [], lang, browser)
+    return list(handlers.answer_turn(pipe, question, chat, [], lang, browser, **kw))
 
 
 ZHEJIANG = "000_00be9f381121e8cb.txt"
@@ -46,7 +46,7 @@ def test_sources_show_title_date_source_page_and_copies(pipe, corpus):
     assert '<div class="src-meta"><span class="src-date">2024-04-12</span> · <span class="src-source">Xinhua &lt;b&gt;' \
            '</span> · p. 2 · <span class="src-also">aussi publié par Le Monde, Reuters</span></div>' in sources
     title = (corpus / ZHEJIANG).read_text(encoding="utf-8").splitlines()[0]
-    assert app.html.escape(title[:60]) in sources                   # the article's title
+    assert html.escape(title[:60]) in sources                   # the article's title
 
 
 def test_undated_sources_say_so_in_the_interface_language(pipe):
@@ -66,24 +66,15 @@ def test_questions_can_be_restricted_to_articles(pipe):
 def test_questions_can_be_restricted_to_dates(pipe):
     steps = run(pipe, QUESTION, date_from="avril 2024", date_to="2024-06-30")
     assert "Recherche limitée : 2024-04 → 2024-06-30" in steps[0][1]
-    assert "Les articles ne le disent pas" in app.html.unescape(steps[-1][0][-1]["content"]), \
+    assert "Les articles ne le disent pas" in html.unescape(steps[-1][0][-1]["content"]), \
         "no seed is dated: nothing is in that range"
 
 
 def test_a_date_not_understood_is_one_line_and_asks_nothing(pipe):
     last = run(pipe, QUESTION, date_from="bientôt")[-1]
-    shown = app.html.unescape(last[0][-1]["content"])
+    shown = html.unescape(last[0][-1]["content"])
     assert 'class="error"' in shown and "Date non comprise" in shown and "bientôt" in shown
     assert pipe.generator.prompts == [] and pipe.generator.label_reads == []
-
-
-def test_markdown_copy_holds_the_answer_and_its_dated_sources():
-    cite = {"n": 1, "doc": "zj.txt", "text": "91 entreprises\nmembres", "title": "Le Zhejiang", "date": "2024-04-12",
-            "source": "Xinhua", "url": "https://x.example/a", "start": 0, "end": 5}
-    answer = SimpleNamespace(answer="91 entreprises [1].", citations=[cite])
-    md = app.copy_markdown(answer, "en")
-    assert md == ("91 entreprises [1].\n\n**Sources**\n\n[1] Le Zhejiang — 2024-04-12 — Xinhua <https://x.example/a>\n"
-                  "> 91 entreprises membres\n")
 
 
 def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(pipe):
@@ -96,20 +87,12 @@ def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(pipe):
 
 
 def test_every_label_follows_the_one_interface_language():
-    french, english = app.relabel("fr", app.empty_sources("en")), app.relabel("en", app.empty_sources("fr"))
-    assert len(french) == len(app.LABELS) + 1
-    same = {name for (name, _), fr, en in zip(app.LABELS, french, english) if fr == en}
+    french = handlers.relabel("fr", render.empty_sources("en"))
+    english = handlers.relabel("en", render.empty_sources("fr"))
+    assert len(french) == len(strings.LABELS) + 1
+    same = {name for (name, _), fr, en in zip(strings.LABELS, french, english) if fr == en}
     assert same <= {"chat", "corpus"}, "labels that do not change language"      # "Conversation", "Articles"
-    assert app.relabel("auto", "", "en-US") == app.relabel("en", "")
-
-
-def test_corpus_search_ignores_case_and_accents_and_keeps_text_plain():
-    rows = [{"id": "a.html", "title": "Pékin <b>lance</b> un plan", "date": "2024-04-12", "source": "Xinhua",
-             "passages": 3, "also": ["Le Monde"]},
-            {"id": "b.txt", "title": "Ningbo record", "date": "", "source": "", "passages": 1, "also": []}]
-    assert app.corpus_table(rows, "PEKIN") == [["2024-04-12", "Pékin <b>lance</b> un plan", "Xinhua (+1)", 3]]
-    assert app.corpus_table(rows, "") [1] == ["—", "Ningbo record", "b.txt", 1]
-    assert app.corpus_choices(rows)[0] == ("2024-04-12 · Pékin <b>lance</b> un plan", "a.html")
+    assert handlers.relabel("auto", "", "en-US") == handlers.relabel("en", "")
 
 
 # ---- a real pipeline (fake models) over a temporary corpus ------------------------------------------
@@ -129,7 +112,7 @@ def test_uploaded_files_are_checked_indexed_and_usable_at_once(live, tmp_path):
     (up / "virus.exe").write_bytes(b"MZ\x90\x00")
     (up / "fake.pdf").write_text("<html>not a pdf</html>", encoding="utf-8")
     (up / "script.html").write_bytes(b"\x00\x01binary")
-    note, rows, table, picked = app.upload_articles(live, [str(p) for p in sorted(up.iterdir())], "en")
+    note, rows, table, picked = handlers.upload_articles(live, [str(p) for p in sorted(up.iterdir())], "en")
     assert "2 file(s) added; index up to date: 7 articles." in note
     assert "virus.exe: refused, .exe is not an article format" in note
     assert "fake.pdf: refused, its content is not a .pdf file" in note
@@ -137,7 +120,7 @@ def test_uploaded_files_are_checked_indexed_and_usable_at_once(live, tmp_path):
     assert sorted(p.name for p in (live.settings.corpus / "uploads").iterdir()) == ["ningbo.html", "rapport.pdf"]
     assert any(r[1] == "Ningbo bat son record de conteneurs" and r[0] == "2024-01-15" for r in table)
     assert ("2024-01-15 · Ningbo bat son record de conteneurs", "uploads/ningbo.html") in picked["choices"]
-    answer = live.ask("Combien de conteneurs à Ningbo ?", scope=app.make_scope(["uploads/ningbo.html"], "", "", "fr"))
+    answer = live.ask("Combien de conteneurs à Ningbo ?", scope=handlers.make_scope(["uploads/ningbo.html"], "", "", "fr"))
     assert answer.citations[0]["doc"] == "uploads/ningbo.html" and answer.citations[0]["date"] == "2024-01-15"
 
 
@@ -147,31 +130,31 @@ def test_uploads_over_the_size_limit_are_refused(live, tmp_path, monkeypatch):
     monkeypatch.setattr(rag.ingest.uploads, "MAX_UPLOAD_BYTES", 100)
     big = tmp_path / "big.txt"
     big.write_text("mot " * 100, encoding="utf-8")
-    note, *_ = app.upload_articles(live, [str(big)], "fr")
+    note, *_ = handlers.upload_articles(live, [str(big)], "fr")
     assert "big.txt: refused, 0.0 MB is over the 0 MB limit" in note and "error" in note
     assert not (live.settings.corpus / "uploads").exists()
 
 
 def test_removing_an_article_takes_it_out_of_the_index_for_good(live):
     gone = "001_eff1faf9964d099f.txt"
-    note, rows, table, picked = app.remove_chosen(live, [gone], "en")
+    note, rows, table, picked = handlers.remove_chosen(live, [gone], "en")
     assert "1 article(s) removed from the index." in note
     assert gone not in {r["id"] for r in rows} and len(rows) == 4
     assert (live.settings.corpus / gone).exists(), "the file itself is left alone"
     live.refresh()
     assert gone not in live.store.docs, "a later build keeps it out"
-    assert "First choose" in app.remove_chosen(live, [], "en")[0]
+    assert "First choose" in handlers.remove_chosen(live, [], "en")[0]
 
 
 def test_likes_and_comments_are_stored_with_question_answer_sources_and_settings(live):
-    steps = list(app.answer_turn(live, "Combien d'entreprises ont rejoint l'association ?",
+    steps = list(handlers.answer_turn(live, "Combien d'entreprises ont rejoint l'association ?",
                                  [{"role": "user", "content": "q"}], [], "fr"))
     answers = steps[-1][4]
     index = next(iter(answers))
     like = gr.LikeData(None, {"index": int(index), "value": "x", "liked": False})
-    note, last = app.rate(live, answers, like, "fr")
+    note, last = handlers.rate(live, answers, like, "fr")
     assert "avis enregistré (👎)" in note and last == {"index": index, "liked": False}
-    note, box = app.send_comment(live, answers, last, "  Il y a 91 entreprises.  ", "fr")
+    note, box = handlers.send_comment(live, answers, last, "  Il y a 91 entreprises.  ", "fr")
     assert "Commentaire enregistré" in note and box == ""
     stored = [json.loads(x) for x in (live.settings.index / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [s["liked"] for s in stored] == [False, False] and stored[1]["comment"] == "Il y a 91 entreprises."
@@ -181,9 +164,9 @@ def test_likes_and_comments_are_stored_with_question_answer_sources_and_settings
     assert entry["settings"]["top_k"] == "5" and entry["settings"]["min_score"] == "0.0"
     cases, _ = feedback.to_eval_cases(stored)
     assert cases[0]["answer"] == "Il y a 91 entreprises." and cases[0]["must_match"] == ["91"]
-    assert app.rate(live, answers, gr.LikeData(None, {"index": 99, "value": "", "liked": True}), "fr") == \
+    assert handlers.rate(live, answers, gr.LikeData(None, {"index": 99, "value": "", "liked": True}), "fr") == \
         (gr.skip(), gr.skip())
-    assert "Notez d&#x27;abord" in app.send_comment(live, answers, None, "x", "fr")[0]
+    assert "Notez d&#x27;abord" in handlers.send_comment(live, answers, None, "x", "fr")[0]
 
 
 def test_the_page_offers_upload_restrict_like_and_markdown(pipe):
@@ -206,5 +189,5 @@ def test_the_page_offers_upload_restrict_like_and_markdown(pipe):
 
 def test_pipeline_errors_in_scope_are_not_tracebacks():
     with pytest.raises(RagError, match="Date not understood"):
-        app.make_scope([], "someday", "", "en")
-    assert app.make_scope([], "", "", "en") is None
+        handlers.make_scope([], "someday", "", "en")
+    assert handlers.make_scope([], "", "", "en") is None

@@ -124,14 +124,14 @@ def test_calibrate_with_index_alone_answers_from_its_folder(rag, user, own_seeds
 
 
 def test_the_web_chat_uploads_into_the_index_s_own_folder(user, news, fake_models):
-    from rag.web import app
+    from rag.web import handlers
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
     chat = Pipeline(Settings.load(env={"RAG_MIN_SCORE": "0"}, index=news))
     upload = user / "tianjin.txt"
     upload.write_text("Tianjin\nLe port de Tianjin a accueilli 12 navires autonomes en mars.\n", encoding="utf-8")
-    note, rows, *_ = app.upload_articles(chat, [str(upload)], "fr")
+    note, rows, *_ = handlers.upload_articles(chat, [str(upload)], "fr")
     assert "1" in note and len(rows) == 10
     assert (user / "news" / "uploads" / "tianjin.txt").exists()
     assert json.loads(_live(news)[1])["corpus"] == str(user / "news")

@@ -1,0 +1,150 @@
+"""The web chat's HTML and Markdown (``rag.web.render``), function by function, without a
+pipeline: assertions are on what a reader sees, the text a browser shows and the markup that
+makes it a link, a highlight or a card."""
+
+from __future__ import annotations
+
+import html
+import re
+from types import SimpleNamespace
+
+from rag.ingest.document import Document
+from rag.retrieval.evidence import Evidence
+from rag.retrieval.scope import Scope
+from rag.web import render
+
+ARTICLE = "Le Zhejiang <b>innove</b>\nAu total, 91 entreprises ont rejoint l'association. Elle vise 200 membres.\n"
+SPAN = "91 entreprises ont rejoint l'association."
+DOCS = {"zj.html": Document("zj.html", ARTICLE, "0" * 64)}
+META = {"title": "Le Zhejiang <b>innove</b>", "date": "2024-04-12", "source": "Xinhua <i>", "page": 2,
+        "also": ["Le Monde", "Reuters"]}
+
+
+def text_of(fragment: str) -> str:
+    """What a browser shows for an HTML fragment: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def describe(doc_id, start=None):
+    return META
+
+
+def evidence(n: int, snippet: str) -> Evidence:
+    start = ARTICLE.index(snippet)
+    return Evidence(n, "zj.html", f"zj.html#{n}", start, start + len(snippet), snippet, 0.9)
+
+
+# ---- text and markup ------------------------------------------------------------------------
+def test_markdown_and_latex_in_data_render_literally():
+    md = render.md_text("**bold** _it_ [x](http://e.vil) $x$ # h `c` <i>")
+    assert "**" not in md.replace("\\*", "") and "](" not in md.replace("\\]\\(", "")
+    assert "<i>" not in md and "&lt;i&gt;" in md
+
+
+def test_only_valid_citation_numbers_become_links():
+    out = render.answer_markdown("a [1] b [3] c [12] en [2025]", {1, 3})
+    assert '<a href="#src-1" class="cite">[1]</a>' in out and '<a href="#src-3" class="cite">[3]</a>' in out
+    assert "src-12" not in out and "src-2025" not in out
+    assert "\\[12\\]" in out and "\\[2025\\]" in out
+
+
+def test_errors_are_one_escaped_line():
+    shown = render.error_markdown("bad\n  <b>index</b>")
+    assert 'class="error"' in shown and "\n" not in shown and "<b>" not in shown and "&lt;b&gt;" in shown
+
+
+def test_the_status_line_shows_the_query_searched_as_text():
+    line = render.status_html("Recherche…", "fr", query="<script>x</script>", busy=True)
+    assert 'class="rag-status busy ' in line and "<script>" not in line
+    assert text_of(line) == "Recherche…Recherche effectuée pour : <script>x</script>"
+    assert render.status_html() == '<div class="rag-status"></div>'
+
+
+def test_the_scope_note_says_what_the_search_is_restricted_to():
+    assert render.scope_note(Scope(docs=frozenset({"a", "b"}), start="2024-04"), "en") == \
+        "Search restricted: 2 chosen article(s), 2024-04 → …."
+    assert render.scope_note(None, "fr") == ""
+
+
+def test_notes_are_escaped_lines():
+    note = render.note_html(["a.exe: refused", "<b>x</b>"], "error")
+    assert note == '<div class="corpus-note error"><div>a.exe: refused</div><div>&lt;b&gt;x&lt;/b&gt;</div></div>'
+
+
+# ---- sources --------------------------------------------------------------------------------
+def test_highlight_escapes_around_the_span():
+    assert render.highlight("a<b>c&d", 1, 4, "art-1") == 'a<mark id="art-1">&lt;b&gt;</mark>c&amp;d'
+
+
+def test_a_card_shows_the_title_date_source_and_the_cited_span_in_its_paragraph():
+    start = ARTICLE.index(SPAN)
+    card = render.card_html(1, "zj.html", start, start + len(SPAN), SPAN, DOCS, "fr", cls="cited", describe=describe)
+    assert card.startswith('<div class="src-card cited" id="src-1">')
+    assert '<span class="src-title" title="Le Zhejiang &lt;b&gt;innove&lt;/b&gt;">' in card    # article markup is text
+    assert "<b>" not in card and "<i>" not in card
+    meta = re.search(r'<div class="src-meta">(.*?)</div>', card).group(1)
+    assert text_of(meta) == "2024-04-12 · Xinhua <i> · p. 2 · aussi publié par Le Monde, Reuters"
+    paragraph = re.search(r'<div class="src-text">(.*?)</div>', card).group(1)
+    assert paragraph == f"Au total, <mark>{html.escape(SPAN)}</mark> Elle vise 200 membres."
+    assert f'<mark id="art-1">{html.escape(SPAN)}</mark>' in card             # the whole article, highlighted too
+    assert text_of(card).count("Voir l'article entier") == 1
+
+
+def test_a_card_finds_the_snippet_when_offsets_are_off():
+    docs = {"d": Document("d", "Titre\nAvant. Le chiffre est 91. Après.", "0")}
+    card = render.card_html(2, "d", 0, 3, "Le chiffre est 91.", docs, "en")
+    assert "<mark>Le chiffre est 91.</mark>" in card and 'id="src-2"' in card
+    missing = render.card_html(3, "gone.txt", 0, 3, "seul <texte>", {}, "en")
+    assert "seul &lt;texte&gt;" in missing and "gone.txt" in missing
+
+
+def test_evidence_cards_come_before_the_answer_unmarked():
+    panel = render.evidence_html([evidence(1, SPAN)], DOCS, "en", describe)
+    assert text_of(panel).startswith("Passages found: the answer cites them by number.")
+    assert re.search(r'<div class="src-text">(.*?)</div>', panel).group(1) == \
+        html.escape(f"Au total, {SPAN} Elle vise 200 membres.")
+
+
+def test_no_passage_at_all_says_so():
+    assert "Aucun passage" in text_of(render.evidence_html([], {}, "fr"))
+    assert "No passage" in text_of(render.evidence_html([], {}, "en"))
+
+
+def test_final_sources_put_the_cited_first_and_the_others_folded():
+    start = ARTICLE.index(SPAN)
+    cite = {"n": 2, "doc": "zj.html", "start": start, "end": start + len(SPAN), "text": SPAN}
+    answer = SimpleNamespace(refused=False, answer="91 [2].", citations=[cite])
+    panel = render.sources_html(answer, [evidence(1, "Elle vise 200 membres."), evidence(2, SPAN)], DOCS, "en",
+                                describe)
+    assert text_of(panel).startswith("Cited sources")
+    assert re.search(r'<div class="src-card cited" id="src-2">.*?<mark>(.*?)</mark>', panel, re.DOTALL).group(1) == \
+        html.escape(SPAN)
+    others = panel[panel.index('<details class="others">'):]
+    assert text_of(others).startswith("Other passages read (1)") and 'id="src-1"' in others
+
+
+def test_a_refusal_shows_why_and_the_closest_passages():
+    answer = SimpleNamespace(refused=True, answer="Les articles ne donnent pas <ce> chiffre.", citations=[])
+    panel = render.sources_html(answer, [evidence(1, SPAN)], DOCS, "fr", describe)
+    assert text_of(panel).startswith("🚫 Les articles ne le disent pasLes articles ne donnent pas <ce> chiffre.")
+    assert "Passages les plus proches (aucun ne répond)" in text_of(panel) and 'class="src-card other"' in panel
+    assert "<mark>" not in panel.split('<details class="article">')[0]
+
+
+def test_markdown_copy_holds_the_answer_and_its_dated_sources():
+    cite = {"n": 1, "doc": "zj.txt", "text": "91 entreprises\nmembres", "title": "Le Zhejiang", "date": "2024-04-12",
+            "source": "Xinhua", "url": "https://x.example/a", "start": 0, "end": 5}
+    answer = SimpleNamespace(answer="91 entreprises [1].", citations=[cite])
+    md = render.copy_markdown(answer, "en")
+    assert md == ("91 entreprises [1].\n\n**Sources**\n\n[1] Le Zhejiang — 2024-04-12 — Xinhua <https://x.example/a>\n"
+                  "> 91 entreprises membres\n")
+
+
+# ---- the corpus panel -------------------------------------------------------------------------
+def test_corpus_search_ignores_case_and_accents_and_keeps_text_plain():
+    rows = [{"id": "a.html", "title": "Pékin <b>lance</b> un plan", "date": "2024-04-12", "source": "Xinhua",
+             "passages": 3, "also": ["Le Monde"]},
+            {"id": "b.txt", "title": "Ningbo record", "date": "", "source": "", "passages": 1, "also": []}]
+    assert render.corpus_table(rows, "PEKIN") == [["2024-04-12", "Pékin <b>lance</b> un plan", "Xinhua (+1)", 3]]
+    assert render.corpus_table(rows, "") [1] == ["—", "Ningbo record", "b.txt", 1]
+    assert render.corpus_choices(rows)[0] == ("2024-04-12 · Pékin <b>lance</b> un plan", "a.html")
