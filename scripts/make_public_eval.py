@@ -77,28 +77,43 @@ FR_ARTICLES = [
 ]
 # Left out of the corpus, each a neighbour of an included article, so that its questions are near misses
 # rather than plainly off topic. Its questions are asked against the corpus as unanswerables.
-FR_LEFT_OUT = {
-    "6_heures_du_castellet_2011": "6_heures_de_shanghai_2017", "camp_d_extermination_de_treblinka":
-    "camp_de_concentration_du_stutthof", "guerre_d_independance_des_etats_unis": "siege_de_gibraltar_1779_1783",
-    "guerre_d_independance_espagnole": "bataille_de_savenay", "guerre_russo_turque_de_1828_1829":
-    "ferdinand_ier_roi_des_bulgares", "empire_ottoman": "ferdinand_ier_roi_des_bulgares",
-    "royaume_de_france": "madame_de_maintenon", "dynastie_qin": "troisieme_dynastie_d_ur",
+FR_LEFT_OUT = {   # left-out article: its included neighbour
+    "6_heures_du_castellet_2011": "6_heures_de_shanghai_2017",
+    "camp_d_extermination_de_treblinka": "camp_de_concentration_du_stutthof",
+    "guerre_d_independance_des_etats_unis": "siege_de_gibraltar_1779_1783",
+    "guerre_d_independance_espagnole": "bataille_de_savenay",
+    "guerre_russo_turque_de_1828_1829": "ferdinand_ier_roi_des_bulgares",
+    "empire_ottoman": "ferdinand_ier_roi_des_bulgares",
+    "royaume_de_france": "madame_de_maintenon",
+    "dynastie_qin": "troisieme_dynastie_d_ur",
     "seleucides": "troisieme_dynastie_d_ur",
-    "danemark": "norvege", "hongrie": "transnistrie_etat", "algerie": "mayotte", "lyon": "rome",
-    "minneapolis": "canada", "nouveau_brunswick": "canada", "elaphomyces": "mycelium",
-    "glucosinolate": "chelidonium_majus", "leopard_de_mer": "rhinoceros_blanc", "eclipse": "m87",
+    "danemark": "norvege",
+    "hongrie": "transnistrie_etat",
+    "algerie": "mayotte",
+    "lyon": "rome",
+    "minneapolis": "canada",
+    "nouveau_brunswick": "canada",
+    "elaphomyces": "mycelium",
+    "glucosinolate": "chelidonium_majus",
+    "leopard_de_mer": "rhinoceros_blanc",
+    "eclipse": "m87",
     "captain_america_first_avenger": "terminator_2_le_jugement_dernier",
-    "pirates_des_caraibes_la_malediction_du_black_pearl": "moonraker_film", "patrick_kane": "martin_brodeur",
-    "equipe_cycliste_vacansoleil_dcm": "jean_stablinski", "universite_d_aix_marseille": "institut_d_etudes_politiques",
-    "tung_chee_hwa": "yoweri_museveni", "ernest_charles_lasegue": "oliver_sacks",
-    "clark_art_institute": "bruce_nauman", "fils_prodigue": "mahabharata", "sefarade": "calendrier_hegirien",
+    "pirates_des_caraibes_la_malediction_du_black_pearl": "moonraker_film",
+    "patrick_kane": "martin_brodeur",
+    "equipe_cycliste_vacansoleil_dcm": "jean_stablinski",
+    "universite_d_aix_marseille": "institut_d_etudes_politiques",
+    "tung_chee_hwa": "yoweri_museveni",
+    "ernest_charles_lasegue": "oliver_sacks",
+    "clark_art_institute": "bruce_nauman",
+    "fils_prodigue": "mahabharata",
+    "sefarade": "calendrier_hegirien",
 }
-assert not FR_LEFT_OUT.keys() & set(FR_ARTICLES), "an article cannot be both in the corpus and left out"
 
 EN_REFUSAL = "The articles do not say."
 # The gold answer and the article it came from stay readable in the reference answer, so the data check
 # (tests/test_public_set.py) can grep the corpus for them without the dataset at hand.
-LEFT_OUT_ANSWER = "Les articles ne le précisent pas. (PIAF répond « {gold} » d'après l'article « {title} », absent du corpus.)"
+LEFT_OUT_ANSWER = ("Les articles ne le précisent pas. "
+                   "(PIAF répond « {gold} » d'après l'article « {title} », absent du corpus.)")
 SHORT = {"fact": "fact", "number": "num", "unanswerable": "unans"}
 
 
@@ -142,9 +157,8 @@ def answerable_row(record: dict, doc: str, texts: dict[str, str]) -> dict | None
             or re.search(regex, EN_REFUSAL, re.I) or re.search(regex, LEFT_OUT_ANSWER, re.I)
             or not fits_one_passage(doc, texts[doc], record["evidence"])):
         return None
-    kind = "number" if re.search(r"\d", answer) else "fact"
     return {"lang": record["lang"], "question": record["question"], "doc": doc, "evidence": record["evidence"],
-            "answer": answer, "must_match": [regex], "type": kind, "source": record["source"]}
+            "answer": answer, "must_match": [regex], "type": type_of(answer), "source": record["source"]}
 
 
 def unanswerable_row(record: dict, lang: str, answer: str) -> dict:
@@ -157,12 +171,18 @@ def translated_row(t: dict, record: dict, texts: dict[str, str]) -> dict:
     accept the English answer and the French evidence (alternations such as ``Chine|China``)."""
     doc = f"fr/{record['doc']}"
     row = {"lang": "en", "question": t["question"], "doc": doc, "evidence": record["evidence"], "answer": t["answer"],
-           "must_match": t["must_match"], "type": "number" if re.search(r"\d", t["answer"]) else "fact",
-           "source": record["source"]}
+           "must_match": t["must_match"], "type": type_of(t["answer"]), "source": record["source"]}
     # A hand-made row that breaks a rule is a typo to fix, not a row to drop quietly.
-    assert all(re.search(rx, row["evidence"], re.I) and re.search(rx, row["answer"], re.I) for rx in row["must_match"]) \
-        and fits_one_passage(doc, texts[doc], row["evidence"]), f"translations.jsonl: {t['id']} breaks a rule"
+    if not (all(re.search(rx, row[key], re.I) for rx in row["must_match"] for key in ("evidence", "answer"))
+            and fits_one_passage(doc, texts[doc], row["evidence"])):
+        raise SystemExit(f"translations.jsonl: {t['id']}: a regex misses the evidence or the answer, "
+                         f"or the evidence spans two passages")
     return row
+
+
+def type_of(answer: str) -> str:
+    """``number`` when the gold answer holds a digit ("1781", "22 000", "O(n2)"), else ``fact``."""
+    return "number" if re.search(r"\d", answer) else "fact"
 
 
 def fits_one_passage(doc: str, text: str, evidence: str) -> bool:
@@ -178,6 +198,8 @@ def absent(record: dict, corpus: str, words: set[str]) -> bool:
 
 
 def build(src: Path) -> dict[str, list[dict]]:
+    if FR_LEFT_OUT.keys() & set(FR_ARTICLES):
+        raise SystemExit(f"in the corpus and left out: {sorted(FR_LEFT_OUT.keys() & set(FR_ARTICLES))}")
     rng = random.Random(SEED)
     docs = {f"en/{a}.txt": src / "corpus-en" / f"{a}.txt" for a in EN_ARTICLES}
     docs |= {f"fr/{a}.txt": src / "corpus-fr" / f"{a}.txt" for a in FR_ARTICLES}
