@@ -38,10 +38,10 @@ REFUSALS = [
 ]
 
 
-def _rows() -> list[tuple[int, dict | None, str]]:
-    """(line number, item or None, JSON error) for every non-blank line."""
+def _rows(path: Path = QA) -> list[tuple[int, dict | None, str]]:
+    """(line number, item or None, JSON error) for every non-blank line of a Q/A file."""
     rows = []
-    for n, line in enumerate(QA.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
                 rows.append((n, json.loads(line), ""))
