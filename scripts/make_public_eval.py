@@ -43,7 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from rag.chunking import split_passages  # noqa: E402  (the eval finds the gold passage with it)
+from rag.ingest.chunking import split_passages  # noqa: E402  (the eval finds the gold passage with it)
 
 OUT = ROOT / "eval" / "public"
 SEED = 22           # issue #22

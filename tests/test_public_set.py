@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_qa_set import LANGS, REFUSALS, REQUIRED, _rows
 
-from rag.chunking import split_passages
-from rag.corpus import read_corpus
+from rag.ingest.chunking import split_passages
+from rag.ingest.corpus import read_corpus
 
 pytestmark = pytest.mark.data
 
