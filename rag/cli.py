@@ -280,14 +280,10 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
         else:
             _stream_to_terminal(pipe, question, None, scope)
         return
-    for lineno, line in enumerate(batch, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            q = item["question"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise RagError(f"{batch.name}:{lineno}: expected a JSON object with a \"question\" field") from None
+    from rag.text.jsonl import records
+
+    for _, item in records(batch, batch.name):
+        q = item["question"]
         answer = pipe.ask(q, history=item.get("history"), lang=item.get("answer_lang"), scope=scope)
         record = {**{k: v for k, v in item.items() if k != "question"}, **answer.to_json()}
         if as_json:

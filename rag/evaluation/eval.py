@@ -27,20 +27,14 @@ from pathlib import Path
 
 from rag.answer import prompts
 from rag.errors import RagError
+from rag.text.jsonl import records
 from rag.text.language import detect
 from rag.settings import Settings
 
 
 def load_qa(path: Path) -> list[dict]:
     items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            item["question"], item["lang"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise RagError(f"{path}:{n}: expected a JSON object with at least \"question\" and \"lang\"") from None
+    for n, item in records(Path(path).read_text(encoding="utf-8").splitlines(), str(path), ("question", "lang")):
         item.setdefault("id", f"line-{n}")
         item.setdefault("type", "unanswerable" if item.get("doc") is None and not item.get("must_match") else "fact")
         items.append(item)
