@@ -225,3 +225,16 @@ def test_readme_bench_retrieval_with_pgvector(pg_url, tmp_path):
     assert {("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("pgvector", "hnsw"), ("pgvector", "ivf"),
             ("pgvector", "flat")} <= rows
     assert "rag_bench_vectors" not in str(_rows(pg_url, "SELECT tablename FROM pg_tables"))
+
+
+def test_an_upload_to_a_shared_archive_opened_without_its_folder_says_what_to_do(pg_url, corpus, fake_embedder,
+                                                                                   tmp_path):
+    from rag.web import handlers
+
+    pgstore.build(corpus, pg_url, fake_embedder)
+    chat = Pipeline(Settings.load(env={}, store=pg_url), embedder=fake_embedder,
+                    generator=FakeGenerator(answer_from_evidence), gate_model=TEST_GATE)
+    upload = tmp_path / "lyon.txt"
+    upload.write_text("Lyon\nLe musée a reçu 700 000 visiteurs.\n", encoding="utf-8")
+    note, rows, *_ = handlers.upload_articles(chat, [str(upload)], "en")
+    assert "start the chat with --corpus DIR" in note and len(rows) == 5
