@@ -21,12 +21,9 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from rag.errors import RagError
-
-if TYPE_CHECKING:
-    from rag.settings import Settings
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -110,8 +107,10 @@ BACKENDS = {
 }
 
 
-def create(settings: "Settings") -> Generator:
-    """The generator ``settings.llm_backend`` names, configured from ``settings``."""
+def create(settings) -> Generator:
+    """The generator ``settings.llm_backend`` names, configured from ``settings`` (a
+    ``rag.settings.Settings``, which lists this module's backends: not imported here, even for
+    type hints, so the two never import each other)."""
     target = BACKENDS.get(settings.llm_backend)
     if target is None:
         raise RagError(f"RAG_LLM_BACKEND={settings.llm_backend!r} is not a backend: use one of "
