@@ -67,8 +67,10 @@ def test_sources_are_shown_before_the_first_token(pipe, corpus):
     steps = run(pipe)
     assert not bot(steps[0])                                    # no empty bubble while searching
     first_token = next(i for i, s in enumerate(steps) if bot(s))
-    shown = [i for i, s in enumerate(steps) if f'id="src-{cited(steps[-1])}"' in sources_of(s)]
-    assert shown and shown[0] < first_token
+    sentence = html.unescape(re.search(rf'<mark data-cite="{cited(steps[-1])}">(.*?)</mark>',
+                                       sources_of(steps[-1])).group(1))
+    shown = [i for i, s in enumerate(steps) if sentence in text_of(sources_of(s))]
+    assert shown and shown[0] < first_token, "the cited sentence was shown before the answer"
     title = (corpus / ZHEJIANG).read_text(encoding="utf-8").splitlines()[0]
     assert "91 entreprises" in text_of(sources_of(steps[shown[0]]))
     assert html.escape(title[:60]) in sources_of(steps[shown[0]])          # the article's title
@@ -85,7 +87,9 @@ def test_status_line_follows_the_answer(pipe):
 def test_final_sources_highlight_the_cited_span_and_hold_the_whole_article(pipe, corpus):
     last = run(pipe)[-1]
     sources, n = sources_of(last), cited(last)
-    card = re.search(rf'<div class="src-card cited" id="src-{n}">.*?<mark>(.*?)</mark>', sources, re.DOTALL)
+    assert n == 1, "the first source the answer names is [1]"
+    card = re.search(rf'<div class="src-card cited" id="src-{n}" data-cites="{n}">.*?<mark data-cite="{n}">(.*?)</mark>',
+                     sources, re.DOTALL)
     assert card and "91 entreprises" in html.unescape(card.group(1))
     article = (corpus / ZHEJIANG).read_text(encoding="utf-8")
     assert '<details class="article">' in sources and f'<mark id="art-{n}">' in sources

@@ -142,11 +142,12 @@ def test_french_question_streams_a_cited_answer(server, browser):
     assert evidence < token, "the evidence must be shown before the answer streams"
     cite = page.locator("#chat a.cite").first
     n = cite.get_attribute("href").removeprefix("#src-")
-    card = page.locator(f"#sources #src-{n}")
-    assert "91 entreprises" in card.locator(".src-text mark").inner_text()
+    assert n == "1", "the first source the answer names is [1]"
+    card = page.locator(f'#sources .src-card[data-cites~="{n}"]')       # a card may hold several cited sentences
+    assert "91 entreprises" in card.locator(f'.src-text mark[data-cite="{n}"]').inner_text()
     assert "000_00be9f381121e8cb.txt" in card.inner_text()
     cite.click()                                     # [n] opens the whole article at the cited span
-    page.wait_for_function(f"() => document.querySelector('#src-{n} details.article').open")
+    page.wait_for_function(f"() => document.querySelector('#art-{n}').closest('details.article').open")
     assert page.locator(f"#art-{n}").is_visible()
     page.close()
 

@@ -1,6 +1,6 @@
 from hypothesis import given, strategies as st
 
-from rag.text.citations import check, parse
+from rag.text.citations import check, parse, renumber
 
 
 def test_dangling_citations_are_removed_and_reported():
@@ -24,3 +24,13 @@ def test_only_given_evidence_survives(numbers, n_evidence):
     assert all(1 <= n <= n_evidence for n in parse(c.text))
     assert set(c.cited) == {n for n in numbers if 1 <= n <= n_evidence}
     assert set(c.dangling) == {n for n in numbers if not 1 <= n <= n_evidence}
+
+
+@given(st.lists(st.integers(min_value=1, max_value=12), max_size=8))
+def test_renumbered_markers_count_from_one_in_order_of_first_appearance(numbers):
+    text = " ".join(f"fait {n} [{n}]." for n in numbers)
+    shown, order = renumber(text, sorted(set(numbers)))
+    assert order == list(dict.fromkeys(numbers))
+    first = list(dict.fromkeys(parse(shown)))
+    assert first == list(range(1, len(order) + 1))
+    assert shown == " ".join(f"fait {n} [{order.index(n) + 1}]." for n in numbers), "each marker keeps its source"

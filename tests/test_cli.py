@@ -32,7 +32,7 @@ def test_ask_streams_an_answer_then_its_numbered_sources(rag, user):
     cited = re.findall(r"\[(\d+)\]", answer)
     assert cited and "Les articles donnent" in answer
     listed = SOURCE_LINE.findall(sources)
-    assert [n for n, *_ in listed] == sorted(set(cited), key=int)
+    assert [n for n, *_ in listed] == sorted(set(cited), key=int) == [str(i) for i in range(1, len(listed) + 1)]
     for n, title, doc, start, end, quoted in listed:    # the span printed is the article's text
         article = _article(user, doc)
         assert " ".join(article[int(start):int(end)].split()) == quoted

@@ -26,9 +26,11 @@ def test_evidence_first_then_the_answer_streams_then_it_is_checked(make_pipeline
     answer = events[-1].answer
     assert not answer.refused
     assert "".join(e.text for e in events if isinstance(e, Token)).strip() == "Au total, 91 entreprises ont rejoint l'association."
-    cited = answer.citations[0]
-    assert answer.answer == f"Au total, 91 entreprises ont rejoint l'association [{cited['n']}]."
-    assert "91 entreprises" in cited["text"]
+    [cited] = answer.citations
+    assert answer.answer == "Au total, 91 entreprises ont rejoint l'association [1]."     # the first source is [1]
+    assert cited["n"] == 1 and "91 entreprises" in cited["text"]
+    label = answer.checks[0]["source"]          # the model's letter: its evidence number, kept for the checks
+    assert cited["evidence"] == ord(label) - ord("A") + 1 == answer.checks[0]["cited_evidence"][0]
 
 
 def test_the_cited_span_is_the_one_sentence_the_answer_came_from(make_pipeline, corpus):
@@ -52,7 +54,7 @@ def test_json_contract(make_pipeline):
     assert {"question", "lang", "answer", "refused", "citations", "passages", "timings", "prompt_tokens",
             "checks"} <= set(data)
     assert set(data["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
-    assert set(data["citations"][0]) == {"n", "doc", "passage_id", "start", "end", "text",
+    assert set(data["citations"][0]) == {"n", "evidence", "doc", "passage_id", "start", "end", "text",
                                          "title", "date", "source", "url", "also"}      # the article's metadata
     assert {"doc", "passage_id", "score", "text", "title", "date"} <= set(data["passages"][0])
     [check] = data["checks"]
@@ -186,7 +188,9 @@ def test_a_two_part_question_is_answered_part_by_part_with_its_own_sources(make_
     pipe = make_pipeline(reply, labels)
     answer = pipe.ask(TWO_PARTS)
     assert not answer.refused and len(answer.checks) == 2
-    assert re.search(r"91 entreprises .*\[\d\]\. 228 milliards de yuans \[\d+\]\.", answer.answer)
+    assert re.search(r"91 entreprises .*\[1\]\. 228 milliards de yuans \[2\]\.", answer.answer), "one numbering"
+    assert [c["n"] for c in answer.citations] == [1, 2]
+    assert "91 entreprises" in answer.citations[0]["text"] and "228 milliards" in answer.citations[1]["text"]
     docs = {c["doc"] for c in answer.citations}
     assert len(docs) == 2, "each part cites its own article"
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from rag.ingest.document import Document
 from rag.retrieval.evidence import Evidence
 from rag.retrieval.scope import Scope
-from rag.web import render
+from rag.web import cards, render
 
 ARTICLE = "Le Zhejiang <b>innove</b>\nAu total, 91 entreprises ont rejoint l'association. Elle vise 200 membres.\n"
 SPAN = "91 entreprises ont rejoint l'association."
@@ -72,55 +72,114 @@ def test_notes_are_escaped_lines():
 
 
 # ---- sources --------------------------------------------------------------------------------
-def test_highlight_escapes_around_the_span():
-    assert render.highlight("a<b>c&d", 1, 4, "art-1") == 'a<mark id="art-1">&lt;b&gt;</mark>c&amp;d'
+# A long paragraph: sentences far apart in it show different stretches (cut around them), and an
+# unread paragraph between two stretches keeps them apart.
+LONG = ("Un long article\n" + " ".join(f"Phrase {i} du paragraphe." for i in range(40)) + "\n"
+        + "Un paragraphe que personne n'a lu, assez long pour séparer deux passages. " * 8 + "\nFin.\n")
+LONG_DOCS = {"long.txt": Document("long.txt", LONG, "1" * 64)}
+
+
+def long_evidence(n: int, i: int) -> Evidence:
+    sentence = f"Phrase {i} du paragraphe."
+    start = LONG.index(sentence)
+    return Evidence(n, "long.txt", f"long.txt#{n}", start, start + len(sentence), sentence, 0.9)
+
+
+def citation(n: int, e: Evidence) -> dict:
+    return {"n": n, "evidence": e.n, "doc": e.doc, "start": e.start, "end": e.end, "text": e.text}
+
+
+def card_texts(panel: str) -> list[str]:
+    return [text_of(t) for t in re.findall(r'<div class="src-text">(.*?)</div>', panel)]
+
+
+def test_highlight_escapes_around_the_spans():
+    assert render.highlight("a<b>c&d", [(1, 4, ' id="art-1"')]) == 'a<mark id="art-1">&lt;b&gt;</mark>c&amp;d'
+    assert render.highlight("x", []) == "x"
 
 
 def test_a_card_shows_the_title_date_source_and_the_cited_span_in_its_paragraph():
     start = ARTICLE.index(SPAN)
-    card = render.card_html(1, "zj.html", start, start + len(SPAN), SPAN, DOCS, "fr", cls="cited", describe=describe)
-    assert card.startswith('<div class="src-card cited" id="src-1">')
-    assert '<span class="src-title" title="Le Zhejiang &lt;b&gt;innove&lt;/b&gt;">' in card    # article markup is text
-    assert "<b>" not in card and "<i>" not in card
-    meta = re.search(r'<div class="src-meta">(.*?)</div>', card).group(1)
+    [card] = cards.cards([cards.Sentence("zj.html", start, start + len(SPAN), SPAN, 1)], {"zj.html": ARTICLE})
+    html_ = render.card_html(card, DOCS, "fr", cls="cited", describe=describe)
+    assert html_.startswith('<div class="src-card cited" id="src-1" data-cites="1">')
+    assert '<span class="src-n">1</span>' in html_
+    assert '<span class="src-title" title="Le Zhejiang &lt;b&gt;innove&lt;/b&gt;">' in html_    # article markup is text
+    assert "<b>" not in html_ and "<i>" not in html_
+    meta = re.search(r'<div class="src-meta">(.*?)</div>', html_).group(1)
     assert text_of(meta) == "2024-04-12 · Xinhua <i> · p. 2 · aussi publié par Le Monde, Reuters"
-    paragraph = re.search(r'<div class="src-text">(.*?)</div>', card).group(1)
-    assert paragraph == f"Au total, <mark>{html.escape(SPAN)}</mark> Elle vise 200 membres."
-    assert f'<mark id="art-1">{html.escape(SPAN)}</mark>' in card             # the whole article, highlighted too
-    assert text_of(card).count("Voir l'article entier") == 1
+    paragraph = re.search(r'<div class="src-text">(.*?)</div>', html_).group(1)
+    assert paragraph == f'Au total, <mark data-cite="1">{html.escape(SPAN)}</mark> Elle vise 200 membres.'
+    assert f'<mark id="art-1">{html.escape(SPAN)}</mark>' in html_             # the whole article, highlighted too
+    assert text_of(html_).count("Voir l'article entier") == 1
 
 
 def test_a_card_finds_the_snippet_when_offsets_are_off():
-    docs = {"d": Document("d", "Titre\nAvant. Le chiffre est 91. Après.", "0")}
-    card = render.card_html(2, "d", 0, 3, "Le chiffre est 91.", docs, "en")
-    assert "<mark>Le chiffre est 91.</mark>" in card and 'id="src-2"' in card
-    missing = render.card_html(3, "gone.txt", 0, 3, "seul <texte>", {}, "en")
-    assert "seul &lt;texte&gt;" in missing and "gone.txt" in missing
+    text = "Titre\nAvant. Le chiffre est 91. Après."
+    [card] = cards.cards([cards.Sentence("d", 0, 3, "Le chiffre est 91.", 2)], {"d": text})
+    shown = render.card_html(card, {"d": Document("d", text, "0")}, "en")
+    assert '<mark data-cite="2">Le chiffre est 91.</mark>' in shown and 'id="src-2"' in shown
+    [gone] = cards.cards([cards.Sentence("gone.txt", 0, 3, "seul <texte>")], {})
+    missing = render.card_html(gone, {}, "en")
+    assert "seul &lt;texte&gt;" in missing and "gone.txt" in missing and "<mark" not in missing
 
 
 def test_evidence_cards_come_before_the_answer_unmarked():
     panel = render.evidence_html([evidence(1, SPAN)], DOCS, "en", describe)
-    assert text_of(panel).startswith("Passages found: the answer cites them by number.")
+    assert text_of(panel).startswith("Passages found: the ones the answer cites will come first, numbered.")
     assert re.search(r'<div class="src-text">(.*?)</div>', panel).group(1) == \
         html.escape(f"Au total, {SPAN} Elle vise 200 membres.")
+    assert 'class="src-n"' not in panel, "nothing is cited yet: no number"
 
 
-def test_no_passage_at_all_says_so():
-    assert "Aucun passage" in text_of(render.evidence_html([], {}, "fr"))
-    assert "No passage" in text_of(render.evidence_html([], {}, "en"))
+def test_two_overlapping_passages_of_an_article_are_one_card_with_their_union():
+    read = [long_evidence(1, 5), long_evidence(2, 12)]
+    alone = [card_texts(render.evidence_html([e], LONG_DOCS, "fr"))[0] for e in read]
+    assert alone[0] != alone[1] and alone[1].removeprefix("…")[:40] in alone[0], "the two stretches overlap"
+    [union] = card_texts(render.evidence_html(read, LONG_DOCS, "fr"))
+    assert union.startswith(alone[0].removesuffix("…")) and union.endswith(alone[1].removeprefix("…"))
+
+
+def test_the_same_sentence_read_twice_is_one_card():
+    assert len(card_texts(render.evidence_html([evidence(1, SPAN), evidence(2, "Elle vise 200 membres.")],
+                                               DOCS, "fr"))) == 1
+
+
+def test_a_cited_sentence_inside_a_merged_card_is_highlighted():
+    read = [long_evidence(1, 5), long_evidence(2, 12)]
+    answer = SimpleNamespace(refused=False, answer="Phrase 12 [1].", citations=[citation(1, read[1])])
+    panel = render.sources_html(answer, read, LONG_DOCS, "fr")
+    [card] = re.findall(r'<div class="src-card cited".*?</details></div>', panel, re.DOTALL)
+    assert re.findall(r'<mark data-cite="1">(.*?)</mark>', card) == ["Phrase 12 du paragraphe."]
+    assert "Phrase 5 du paragraphe." in text_of(card) and '<details class="others">' not in panel
+
+
+def test_passages_of_one_article_far_apart_stay_two_cards():
+    panel = render.evidence_html([long_evidence(1, 2), long_evidence(2, 39)], LONG_DOCS, "fr")
+    first, second = card_texts(panel)
+    assert "Phrase 2 du" in first and "Phrase 39" not in first and "Phrase 39 du" in second
 
 
 def test_final_sources_put_the_cited_first_and_the_others_folded():
-    start = ARTICLE.index(SPAN)
-    cite = {"n": 2, "doc": "zj.html", "start": start, "end": start + len(SPAN), "text": SPAN}
-    answer = SimpleNamespace(refused=False, answer="91 [2].", citations=[cite])
-    panel = render.sources_html(answer, [evidence(1, "Elle vise 200 membres."), evidence(2, SPAN)], DOCS, "en",
-                                describe)
+    read = [long_evidence(1, 2), long_evidence(2, 39), evidence(3, SPAN)]
+    answer = SimpleNamespace(refused=False, answer="91 [1]. 39 [2].",
+                             citations=[citation(1, read[2]), citation(2, read[1])])
+    panel = render.sources_html(answer, read, {**DOCS, **LONG_DOCS}, "en", describe)
     assert text_of(panel).startswith("Cited sources")
-    assert re.search(r'<div class="src-card cited" id="src-2">.*?<mark>(.*?)</mark>', panel, re.DOTALL).group(1) == \
-        html.escape(SPAN)
-    others = panel[panel.index('<details class="others">'):]
-    assert text_of(others).startswith("Other passages read (1)") and 'id="src-1"' in others
+    cited, others = panel.split('<details class="others">')
+    assert re.findall(r'data-cites="(\d+)"', cited) == ["1", "2"], "in citation order"
+    assert re.findall(r'<mark data-cite="\d">(.*?)</mark>', cited) == [html.escape(SPAN), "Phrase 39 du paragraphe."]
+    assert text_of(others).startswith("Other passages read (1)") and "Phrase 2 du" in text_of(others)
+    assert "data-cites" not in others and "<mark data-cite" not in others
+
+
+def test_two_cited_sentences_in_one_card_are_both_found_by_their_number():
+    read = [long_evidence(1, 5), long_evidence(2, 12)]
+    answer = SimpleNamespace(refused=False, answer="[1] [2].", citations=[citation(1, read[1]), citation(2, read[0])])
+    panel = render.sources_html(answer, read, LONG_DOCS, "en")
+    assert panel.count('class="src-card') == 1
+    assert 'id="src-1" data-cites="1 2"' in panel and '<span class="src-n">1, 2</span>' in panel
+    assert 'id="art-1"' in panel and 'id="art-2"' in panel         # each [n] opens the article at its sentence
 
 
 def test_a_refusal_shows_why_and_the_closest_passages():
@@ -128,7 +187,7 @@ def test_a_refusal_shows_why_and_the_closest_passages():
     panel = render.sources_html(answer, [evidence(1, SPAN)], DOCS, "fr", describe)
     assert text_of(panel).startswith("🚫 Les articles ne le disent pasLes articles ne donnent pas <ce> chiffre.")
     assert "Passages les plus proches (aucun ne répond)" in text_of(panel) and 'class="src-card other"' in panel
-    assert "<mark>" not in panel.split('<details class="article">')[0]
+    assert "<mark" not in panel.split('<details class="article">')[0]
 
 
 def test_markdown_copy_holds_the_answer_and_its_dated_sources():

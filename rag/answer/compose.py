@@ -1,6 +1,7 @@
 """The pure ends of answering one part of a question: the refusals decided before the model is
 asked (:func:`early_refusal`), and the answer shown once the checks decided (:func:`compose`):
-the refusal sentence that names the check, or the answer with its ``[n]`` markers at the end.
+the refusal sentence that names the check, or the answer with its ``[n]`` markers at the end;
+the whole answer's citations are then numbered for the reader (:func:`numbered`).
 
 >>> compose("91 entreprises [3].", [2, 5], None, "fr").text
 '91 entreprises [2][5].'
@@ -17,6 +18,7 @@ from rag.answer import grounding
 from rag.answer.prompts import TEXT
 from rag.retrieval import timefilter
 from rag.retrieval.evidence import Evidence
+from rag.text import citations
 
 
 @dataclass
@@ -72,3 +74,17 @@ def compose(answer: str, numbers: list[int], failed: str | None, lang: str, reas
     marks = "".join(f"[{n}]" for n in numbers)
     shown = re.sub(r"\s*([.!?…]*)$", lambda m: f" {marks}{m.group(1)}", answer, count=1)
     return PartAnswer(shown, False, cited=numbers, check=check, prompt_tokens=prompt_tokens)
+
+
+def numbered(text: str, cited: list[dict]) -> tuple[str, list[dict]]:
+    """The answer and its citations numbered 1…n in order of first appearance (every part of a
+    multi-part answer in one numbering). ``cited``: the citations, their ``n`` the evidence number
+    the parts' markers use; each keeps that number as ``evidence`` (what ``checks[].cited_evidence``
+    and the model's letters name: A is 1), and the list follows the new numbers.
+
+    >>> numbered("91 [6][3]. 40 [3].", [{"n": 3, "doc": "b"}, {"n": 6, "doc": "a"}])
+    ('91 [1][2]. 40 [2].', [{'n': 1, 'doc': 'a', 'evidence': 6}, {'n': 2, 'doc': 'b', 'evidence': 3}])
+    """
+    shown, order = citations.renumber(text, [c["n"] for c in cited])
+    by_n = {c["n"]: c for c in cited}
+    return shown, [{**by_n[old], "n": new, "evidence": old} for new, old in enumerate(order, 1)]

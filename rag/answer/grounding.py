@@ -80,7 +80,9 @@ class Grounding:
     ok: bool
     failed: str = ""                     # the first rule broken: a key of prompts.TEXT[lang]["why"]
     detail: str = ""                     # for the logs and --json: which figure or name
-    recite: list[int] = field(default_factory=list)   # other sentences of the cited article holding a figure
+    # Other sentences of the cited article holding a figure: the part's evidence numbers (the
+    # reader's [n] are given once the whole answer is known, rag.answer.compose.numbered).
+    recite: list[int] = field(default_factory=list)
     figures: int = 0                     # figures in the answer
     names_missing: list[str] = field(default_factory=list)
 

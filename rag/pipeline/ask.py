@@ -279,10 +279,10 @@ class Pipeline:
                   "checks": [r.check for r in results]}
         if len(results) == 1:
             r = results[0]
-            cited = [by_n[n] for n in r.cited]
             shown = r.text
             if not r.refused and parts[0].when:     # "en avril", "latest": say which date the figure is from
-                shown = timefilter.with_dates(shown, [c["date"] for c in cited], lang)
+                shown = timefilter.with_dates(shown, [by_n[n]["date"] for n in r.cited], lang)
+            shown, cited = compose.numbered(shown, [by_n[n] for n in r.cited])
             return done(shown, r.refused, r.reason, withdrawn=r.withdrawn, citations=cited, **common)
         sentences, cited = [], []
         for part, r in zip(parts, results):
@@ -300,5 +300,6 @@ class Pipeline:
                     subject=split.subjects[i], figure=found[i][0].text))
         refused = all(r.refused for r in results)
         reasons = "; ".join(r.reason for r in results if r.refused)
-        return done(" ".join(sentences), refused, reasons, citations=[by_n[n] for n in cited],
+        shown, numbered = compose.numbered(" ".join(sentences), [by_n[n] for n in cited])
+        return done(shown, refused, reasons, citations=numbered,
                     withdrawn=" | ".join(r.withdrawn for r in results if r.withdrawn), **common)

@@ -118,6 +118,7 @@ def check(generator: Generator, part: Part, choice: Choice, draft: Draft, lang: 
 
 
 def check_record(checked: Checked, choice: Choice, offset: int) -> dict:
-    """The decision as ``--json`` shows it under ``checks``."""
-    return {**asdict(checked.decision), "source": choice.chosen.label, "cited": checked.numbers(offset),
+    """The decision as ``--json`` shows it under ``checks``: in the model's terms, so the sentences
+    are evidence numbers (letter A is 1, ``citations[].evidence``), not the reader's ``[n]``."""
+    return {**asdict(checked.decision), "source": choice.chosen.label, "cited_evidence": checked.numbers(offset),
             "letters": choice.letters}

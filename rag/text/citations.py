@@ -1,4 +1,5 @@
-"""``[n]`` markers in an answer: parse them, keep the ones that point at given evidence.
+"""``[n]`` markers in an answer: parse them, keep the ones that point at given evidence, number
+them for the reader.
 
 >>> check("91 entreprises [1][4]. Objectif : 200 [2, 3].", n_evidence=2)
 Checked(text='91 entreprises [1]. Objectif : 200 [2].', cited=[1, 2], dangling=[3, 4])
@@ -49,6 +50,27 @@ def strip(text: str) -> str:
     '91 entreprises  .'
     """
     return _MARKER.sub(" ", text)
+
+
+def renumber(text: str, numbers: list[int]) -> tuple[str, list[int]]:
+    """``text`` with the markers of ``numbers`` renumbered 1…n in order of first appearance, and
+    those numbers in that order (the i-th is now ``[i]``). The reader's [1] is the first source the
+    answer names, whatever the sentence's place among the evidence; other bracketed numbers stay.
+
+    >>> renumber("91 [6][3]. Puis 40 [3], en [2025].", [3, 6])
+    ('91 [1][2]. Puis 40 [2], en [2025].', [6, 3])
+    """
+    known, order = set(numbers), []
+
+    def new(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in known:
+            return m.group(0)
+        if n not in order:
+            order.append(n)
+        return f"[{order.index(n) + 1}]"
+
+    return re.sub(r"\[(\d+)\]", new, text), order
 
 
 def check(text: str, n_evidence: int) -> Checked:

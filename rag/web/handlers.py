@@ -86,7 +86,8 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
                 yield out()
             elif isinstance(event, Token):
                 streamed += event.text
-                yield out(answer_markdown(streamed, range(1, len(evidence) + 1)) + CURSOR)
+                # No links yet: the reader's [n] are given once the answer is checked (Done).
+                yield out(answer_markdown(streamed) + CURSOR)
             elif isinstance(event, Restart):
                 streamed, status = "", t["restart"]
                 if chat and chat[-1]["role"] == "assistant":

@@ -5,7 +5,8 @@ table, the notes, the Markdown copy of an answer).
 Everything that comes from the articles, the user or the model is data: it goes through
 :func:`esc` (HTML) or :func:`md_text` (the chatbot's markdown) before it reaches the page.
 
-Imports ``rag.text`` and the page's strings (``rag.web.strings``), never Gradio.
+Imports ``rag.text``, the page's strings (``rag.web.strings``) and which cards the sources panel
+shows (``rag.web.cards``), never Gradio.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from typing import Mapping
 
 from rag.text.fold import fold
+from rag.web.cards import Card, Sentence, cards
 from rag.web.strings import UI
 
 CURSOR = " ▍"       # ends the answer while it streams
@@ -89,32 +91,19 @@ def note_html(lines: list[str], kind: str = "") -> str:
 
 
 # ---- sources --------------------------------------------------------------------------------
-def highlight(text: str, start: int, end: int, mark_id: str = "") -> str:
-    """``text`` escaped, with ``text[start:end]`` wrapped in ``<mark>``."""
-    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-    ident = f' id="{esc(mark_id)}"' if mark_id else ""
-    return f"{esc(text[:start])}<mark{ident}>{esc(text[start:end])}</mark>{esc(text[end:])}"
+def highlight(text: str, marks: list[tuple[int, int, str]]) -> str:
+    """``text`` escaped, each ``text[start:end]`` of ``marks`` (in order, apart) wrapped in
+    ``<mark>`` with the attributes given (markup the caller escaped).
 
-
-def _span(doc_text: str, start: int, end: int, snippet: str) -> tuple[int, int]:
-    """The snippet's offsets in the article (searched for if the given ones do not match)."""
-    if doc_text[start:end] == snippet:
-        return start, end
-    found = doc_text.find(snippet) if snippet else -1
-    return (found, found + len(snippet)) if found >= 0 else (-1, -1)
-
-
-def _context(doc_text: str, start: int, end: int, room: int = 280) -> tuple[int, int]:
-    """The paragraph around a span, cut to ``room`` characters each side at word boundaries."""
-    a = doc_text.rfind("\n", 0, start) + 1
-    b = doc_text.find("\n", end)
-    b = len(doc_text) if b < 0 else b
-    if start - a > room:
-        a = doc_text.find(" ", start - room, start) + 1 or start - room
-    if b - end > room:
-        cut = doc_text.rfind(" ", end, end + room)
-        b = cut if cut > end else end + room
-    return a, b
+    >>> highlight("a<b> c", [(1, 4, ' id="art-1"'), (5, 6, "")])
+    'a<mark id="art-1">&lt;b&gt;</mark> <mark>c</mark>'
+    """
+    out, pos = [], 0
+    for start, end, attributes in marks:
+        start, end = max(pos, min(start, len(text))), max(pos, min(end, len(text)))
+        out.append(f"{esc(text[pos:start])}<mark{attributes}>{esc(text[start:end])}</mark>")
+        pos = end
+    return "".join(out) + esc(text[pos:])
 
 
 def meta_html(meta: Mapping, ui: str) -> str:
@@ -138,59 +127,78 @@ def _meta(docs: Mapping, doc_id: str, start: int, describe=None) -> dict:
     return {"date": getattr(doc, "date", ""), "source": getattr(doc, "source", "")}
 
 
-def card_html(n: int, doc_id: str, start: int, end: int, snippet: str, docs: Mapping, ui: str,
-              marked: bool = True, cls: str = "", describe=None) -> str:
-    """One numbered source: article title, date, source and id, the snippet in its paragraph, the whole article."""
-    doc = docs.get(doc_id)
-    title = getattr(doc, "title", "") or doc_id
+def card_html(card: Card, docs: Mapping, ui: str, cls: str = "", describe=None) -> str:
+    """One source card: article title, date, source and id, the stretch of article read with its
+    cited sentences marked, the whole article. Its badge and ``data-cites`` name the ``[n]`` it holds
+    (the chat's links find their card by them, ``static/chat.js``); a card of sentences read but not
+    cited has neither."""
+    doc = docs.get(card.doc)
+    title = getattr(doc, "title", "") or card.doc
     text = getattr(doc, "text", "") or ""
-    s, e = _span(text, start, end, snippet)
-    head = (f'<div class="src-head"><span class="src-n">{n}</span><span class="src-title" title="{esc(title)}">'
-            f'{esc(title)}</span></div>{meta_html(_meta(docs, doc_id, start, describe), ui)}'
-            f'<div class="src-doc">{esc(doc_id)}</div>')
-    if s < 0:  # article unavailable: the snippet alone
-        body = f'<div class="src-text">{"<mark>" + esc(snippet) + "</mark>" if marked else esc(snippet)}</div>'
-        return f'<div class="src-card {cls}" id="src-{n}">{head}{body}</div>'
-    a, b = _context(text, s, e)
+    cites = " ".join(map(str, card.cites))
+    ident = f' id="src-{card.cites[0]}" data-cites="{cites}"' if cites else ""
+    badge = f'<span class="src-n">{esc(cites.replace(" ", ", "))}</span>' if cites else ""
+    head = (f'<div class="src-head">{badge}<span class="src-title" title="{esc(title)}">{esc(title)}</span></div>'
+            f'{meta_html(_meta(docs, card.doc, max(card.start, 0), describe), ui)}'
+            f'<div class="src-doc">{esc(card.doc)}</div>')
+    cited = [s for s in card.sentences if s.cite is not None]
+    if card.start < 0:  # article unavailable: the sentence alone
+        [s] = card.sentences
+        body = highlight(s.text, [(0, len(s.text), f' data-cite="{s.cite}"')] if cited else [])
+        return f'<div class="src-card {cls}"{ident}>{head}<div class="src-text">{body}</div></div>'
+    a, b = card.start, card.end
     pre, post = ("…" if a > 0 and text[a - 1] != "\n" else ""), ("…" if b < len(text) and text[b] != "\n" else "")
-    inner = highlight(text[a:b], s - a, e - a) if marked else esc(text[a:b])
-    body = f'<div class="src-text">{pre}{inner}{post}</div>'
+    inner = highlight(text[a:b], [(s.start - a, s.end - a, f' data-cite="{s.cite}"') for s in cited])
+    whole = highlight(text, [(s.start, s.end, f' id="art-{s.cite}"' if s.cite is not None else "")
+                             for s in card.sentences])
     article = (f'<details class="article"><summary>{esc(UI[ui]["open"])}</summary>'
-               f'<div class="article-text">{highlight(text, s, e, f"art-{n}")}</div></details>')
-    return f'<div class="src-card {cls}" id="src-{n}">{head}{body}{article}</div>'
+               f'<div class="article-text">{whole}</div></details>')
+    return f'<div class="src-card {cls}"{ident}>{head}<div class="src-text">{pre}{inner}{post}</div>{article}</div>'
+
+
+def _cards(sentences: list[Sentence], docs: Mapping) -> list[Card]:
+    return cards(sentences, {s.doc: getattr(docs.get(s.doc), "text", "") or "" for s in sentences})
+
+
+def _read(evidence: list) -> list[Sentence]:
+    return [Sentence(e.doc, e.start, e.end, e.text) for e in evidence]
+
+
+def _html(shown: list[Card], docs: Mapping, ui: str, cls: str, describe) -> str:
+    return "".join(card_html(c, docs, ui, cls, describe) for c in shown)
 
 
 def evidence_html(evidence: list, docs: Mapping, ui: str, describe=None) -> str:
-    """The sources panel as soon as the evidence is retrieved, before any answer."""
+    """The sources panel as soon as the evidence is retrieved, before any answer: each stretch of
+    article read once."""
     t = UI[ui]
     if not evidence:
         return f'<div class="sources"><p class="note">{esc(t["none_found"])}</p></div>'
-    cards = "".join(card_html(e.n, e.doc, e.start, e.end, e.text, docs, ui, marked=False, describe=describe)
-                    for e in evidence)
-    return f'<div class="sources"><p class="note">{esc(t["found"])}</p>{cards}</div>'
+    shown = _html(_cards(_read(evidence), docs), docs, ui, "", describe)
+    return f'<div class="sources"><p class="note">{esc(t["found"])}</p>{shown}</div>'
 
 
 def sources_html(answer, evidence: list, docs: Mapping, ui: str, describe=None) -> str:
-    """The sources panel once the answer is final: cited spans highlighted, or the refusal."""
+    """The sources panel once the answer is final: the cards holding the cited sentences first (in
+    citation order, those sentences marked), the other passages read folded; or the refusal."""
     t = UI[ui]
     if answer.refused:
         parts = [f'<div class="banner refused"><strong>🚫 {esc(t["refused"])}</strong>'
                  f'<p>{esc(answer.answer)}</p></div>']
         if evidence:
             parts.append(f'<h4>{esc(t["closest"])}</h4>')
-            parts += [card_html(e.n, e.doc, e.start, e.end, e.text, docs, ui, marked=False, cls="other",
-                                describe=describe) for e in evidence]
+            parts.append(_html(_cards(_read(evidence), docs), docs, ui, "other", describe))
         return f'<div class="sources">{"".join(parts)}</div>'
     cited = sorted(answer.citations, key=lambda c: c["n"])
-    parts = [f'<h4>{esc(t["cited"])}</h4>']
-    parts += [card_html(c["n"], c["doc"], c["start"], c["end"], c["text"], docs, ui, cls="cited", describe=describe)
-              for c in cited]
-    numbers = {c["n"] for c in cited}
-    others = [e for e in evidence if e.n not in numbers]
+    spans = {(c["doc"], c["start"], c["end"]) for c in cited}
+    read = [Sentence(c["doc"], c["start"], c["end"], c["text"], c["n"]) for c in cited] + \
+        [s for s in _read(evidence) if (s.doc, s.start, s.end) not in spans]
+    shown = _cards(read, docs)
+    others = [c for c in shown if not c.cites]
+    parts = [f'<h4>{esc(t["cited"])}</h4>', _html([c for c in shown if c.cites], docs, ui, "cited", describe)]
     if others:
         parts.append(f'<details class="others"><summary>{esc(t["others"])} ({len(others)})</summary>')
-        parts += [card_html(e.n, e.doc, e.start, e.end, e.text, docs, ui, marked=False, cls="other",
-                            describe=describe) for e in others]
+        parts.append(_html(others, docs, ui, "other", describe))
         parts.append("</details>")
     return f'<div class="sources">{"".join(parts)}</div>'
 

@@ -1,10 +1,20 @@
 () => {
+  // The article a card holds, scrolled to the sentence [n] cites (its first mark if none is named).
+  const reveal = (d) => {
+    const box = d.querySelector('.article-text');
+    const m = box && ((d.dataset.target && box.querySelector('#' + d.dataset.target)) || box.querySelector('mark'));
+    if (m) box.scrollTop = Math.max(0, m.offsetTop - box.clientHeight / 3);
+  };
   const show = (n) => {
-    const card = document.getElementById('src-' + n);
+    // One card may hold several cited sentences: it lists their numbers in data-cites.
+    const card = document.querySelector('.src-card[data-cites~="' + n + '"]');
     if (!card) return;
     card.scrollIntoView({behavior: 'smooth', block: 'start'});
     const art = card.querySelector('details.article');
-    if (art) art.open = true;
+    if (art) {
+      art.dataset.target = 'art-' + n;
+      if (art.open) reveal(art); else art.open = true;
+    }
     card.classList.add('flash');
     setTimeout(() => card.classList.remove('flash'), 1500);
   };
@@ -17,7 +27,6 @@
   document.addEventListener('toggle', (ev) => {
     const d = ev.target;
     if (!d.classList || !d.classList.contains('article') || !d.open) return;
-    const box = d.querySelector('.article-text'), m = box && box.querySelector('mark');
-    if (m) box.scrollTop = Math.max(0, m.offsetTop - box.clientHeight / 3);
+    reveal(d);
   }, true);
 }
