@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, articles, ask, serve, feedback export, eval, calibrate, bench,
+"""The ``rag`` command: index, articles, ask, serve, users, feedback export, eval, calibrate, bench,
 llm-server, models.
 
 Every error a user can cause ends as one line on stderr and a non-zero exit;
@@ -72,6 +72,8 @@ LLM_MODEL = _setting_option("--llm-model", name="llm_model",
 THREADS = _setting_option("--threads", name="n_threads", type=click.IntRange(*RANGES["n_threads"]),
                           help="CPU threads for the LLM (default: physical cores).")
 EVERYTHING = (CORPUS, INDEX, EMBED_MODEL, LLM_MODEL, THREADS)
+AUTH_FILE = _setting_option("--auth-file", name="auth_file", type=click.Path(path_type=Path, dir_okay=False),
+                            help="The web chat's users file (default: ~/.config/rag/users.txt).")
 
 
 def _options(*options):
@@ -296,14 +298,61 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Default answer language.")
-@_options(*EVERYTHING)
+@_options(*EVERYTHING, AUTH_FILE)
 @click.pass_context
 @_friendly
 def serve(ctx, host, port, lang):
-    """Open the web chat on http://HOST:PORT."""
+    """Open the web chat on http://HOST:PORT (sign-in required once rag users add made a user,
+    and beyond 127.0.0.1 / ::1 / localhost)."""
     from rag.web.app import serve as run
 
     run(_settings(ctx, lang=lang), host=host, port=port)
+
+
+@main.group()
+def users():
+    """The web chat's users: rag serve asks them to sign in (names and salted scrypt hashes, one a line)."""
+
+
+def _users(ctx: click.Context):
+    from rag.web.auth import Users, default_file
+
+    return Users((_settings(ctx).auth_file or default_file()).expanduser())
+
+
+@users.command("add")
+@click.argument("name")
+@_options(AUTH_FILE)
+@click.pass_context
+@_friendly
+def users_add(ctx, name):
+    """Add user NAME, or give it a new password (asked twice, not shown)."""
+    found = _users(ctx)
+    password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    new = found.add(name, password)
+    click.echo(f"{'added' if new else 'new password for'} {name} in {found.path}")
+
+
+@users.command("list")
+@_options(AUTH_FILE)
+@click.pass_context
+@_friendly
+def users_list(ctx):
+    """The user names, one a line."""
+    for name in _users(ctx).names():
+        click.echo(name)
+
+
+@users.command("remove")
+@click.argument("name")
+@_options(AUTH_FILE)
+@click.pass_context
+@_friendly
+def users_remove(ctx, name):
+    """Remove user NAME: it can no longer sign in (a page already open keeps its session until rag serve restarts)."""
+    found = _users(ctx)
+    found.remove(name)
+    click.echo(f"removed {name} from {found.path}")
 
 
 @main.command("llm-server")
