@@ -39,6 +39,8 @@ def _friendly(func):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except click.Abort:     # end of input at a prompt: click's own "Aborted!"
+            raise
         except MemoryError:
             click.echo("error: not enough memory: close other programs or use a smaller model (see models/README.md)",
                        err=True)
@@ -328,7 +330,9 @@ def _users(ctx: click.Context):
 def users_add(ctx, name):
     """Add user NAME, or give it a new password (asked twice, not shown)."""
     found = _users(ctx)
-    password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    password = click.prompt(f"Password for {name}", hide_input=True)
+    if click.prompt("The same password again", hide_input=True) != password:
+        raise RagError(f"the two passwords differ: nothing changed, run rag users add {name} again")
     new = found.add(name, password)
     click.echo(f"{'added' if new else 'new password for'} {name} in {found.path}")
 

@@ -1,7 +1,7 @@
 """Sign-in to the web chat: the users file (salted scrypt hashes) and the check Gradio's auth runs.
 
 The file holds one user a line, ``NAME:scrypt:N:R:P:SALT:HASH`` (SALT and HASH in hex, the hash
-``hashlib.scrypt(password, salt, n=N, r=R, p=P)``); blank lines and ``#`` comments are skipped.
+``hashlib.scrypt(password, salt, n=N, r=R, p=P)``); blank lines are skipped.
 It is written with mode 0600 and never holds a password.
 
 >>> line = _line("alice", "correct horse")
@@ -82,7 +82,7 @@ class Users:
             raise RagError(f"cannot read the users file '{self.path}' ({e}): fix or remove it") from None
         users = {}
         for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.startswith("#"):
+            if not line.strip():
                 continue
             name, _, record = line.partition(":")
             parts = record.split(":")
