@@ -263,12 +263,12 @@ def test_another_users_file_by_variable_or_option(rag, user, no_server):
 
 @pytest.mark.parametrize("typed, error", [
     ("short\nshort\n", "error: the password is too short: use at least 8 characters\n"),
-    ("correct horse\ncorrect horsE\n", "error: the two passwords differ: nothing changed, run rag users add alice "
+    ("correct horse\ncorrect horsE\n", "error: the two passwords differ: nothing changed, run rag users add NAME "
                                        "again\n"),
     ("", "Aborted!\n"),
 ])
 def test_a_short_or_mistyped_password_adds_nobody(rag, user, typed, error):
-    result = rag("rag users add alice", input=typed)
+    result = rag("rag users add NAME", input=typed)     # Troubleshooting's line, NAME a name like any
     assert result.exit_code == 1 and result.stderr.endswith(error)
     assert not (user / ".config" / "rag" / "users.txt").exists()
 
