@@ -317,16 +317,19 @@ def users():
 
 
 def _users(ctx: click.Context):
-    from rag.web.auth import Users, default_file
+    from rag.web.auth import Users, users_file
 
-    return Users((_settings(ctx).auth_file or default_file()).expanduser())
+    return Users(users_file(_settings(ctx).auth_file))
 
 
-@users.command("add")
-@click.argument("name")
-@_options(AUTH_FILE)
-@click.pass_context
-@_friendly
+def _users_command(name: str, *params):
+    """A ``rag users NAME`` command: its parameters, --auth-file, one-line errors."""
+    def apply(func):
+        return users.command(name)(_options(*params, AUTH_FILE)(click.pass_context(_friendly(func))))
+    return apply
+
+
+@_users_command("add", click.argument("name"))
 def users_add(ctx, name):
     """Add user NAME, or give it a new password (asked twice, not shown)."""
     found = _users(ctx)
@@ -337,21 +340,14 @@ def users_add(ctx, name):
     click.echo(f"{'added' if new else 'new password for'} {name} in {found.path}")
 
 
-@users.command("list")
-@_options(AUTH_FILE)
-@click.pass_context
-@_friendly
+@_users_command("list")
 def users_list(ctx):
     """The user names, one a line."""
     for name in _users(ctx).names():
         click.echo(name)
 
 
-@users.command("remove")
-@click.argument("name")
-@_options(AUTH_FILE)
-@click.pass_context
-@_friendly
+@_users_command("remove", click.argument("name"))
 def users_remove(ctx, name):
     """Remove user NAME: it can no longer sign in (a page already open keeps its session until rag serve restarts)."""
     found = _users(ctx)

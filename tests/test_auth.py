@@ -125,6 +125,18 @@ def test_one_name_locked_leaves_the_others_alone(users):
     assert not sign_in.attempt("alice", "correct horse") and sign_in.attempt("bob", "battery staple")
 
 
+def test_a_name_is_checked_one_sign_in_at_a_time(users, monkeypatch):
+    """Guesses sent at once must not all slip in before the first failure is counted."""
+    sign_in = SignIn(users, clock=Clock())
+    seen = []
+    monkeypatch.setattr(users.__class__, "verify",
+                        lambda self, name, password: seen.append(sign_in.attempt(name, password)) or False)
+    assert not sign_in.attempt("alice", "guess")
+    assert seen == [False], "the inner sign-in, during the first's check, was refused unchecked"
+    monkeypatch.undo()
+    assert sign_in.attempt("alice", "correct horse"), "and the name is free again after it"
+
+
 def test_failures_are_logged_with_the_name_never_the_password(users, caplog):
     sign_in = SignIn(users, clock=Clock(), free=1)
     with caplog.at_level(logging.INFO, logger="rag.web.auth"):

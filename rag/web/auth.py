@@ -47,6 +47,11 @@ def default_file() -> Path:
     return Path(base) / "rag" / "users.txt"
 
 
+def users_file(auth_file: Path | None) -> Path:
+    """The users file a command reads: the --auth-file / RAG_AUTH_FILE given, else ``default_file()``."""
+    return (auth_file or default_file()).expanduser().resolve()
+
+
 def _hash(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * r * n, dklen=32)
 
@@ -149,7 +154,8 @@ class SignIn:
     passwords in a row a name is locked for ``base`` seconds, doubling with each further failure up
     to ``most``; a right password clears it, and so do ``most`` seconds without a failure.
 
-    A locked name is refused without looking at the password (a guess during the lock is wasted).
+    A locked name is refused without looking at the password (a guess during the lock is wasted), and
+    so is a second sign-in for a name whose first is still being checked.
     Gradio calls the check with the name and password only, so the limit is per user name.
     """
 
@@ -157,6 +163,7 @@ class SignIn:
         self.users, self.clock, self.free, self.base, self.most = users, clock, free, base, most
         self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
+        self._checking: set[str] = set()   # names whose password is being hashed right now
 
     def attempt(self, name: str, password: str) -> bool:
         with self._lock:
@@ -169,7 +176,15 @@ class SignIn:
                 log.warning("sign-in refused for user %r: locked for %.0f s more after %d wrong passwords",
                             name, failures.until - now, failures.count)
                 return False
-        right = self.users.verify(name, password)
+            if name in self._checking:      # parallel guesses would all pass the check above
+                log.warning("sign-in refused for user %r: another sign-in for it is being checked", name)
+                return False
+            self._checking.add(name)
+        try:
+            right = self.users.verify(name, password)
+        finally:
+            with self._lock:
+                self._checking.discard(name)
         with self._lock:
             if right:
                 self._failures.pop(name, None)
@@ -197,7 +212,7 @@ def for_host(auth_file: Path | None, host: str) -> tuple[SignIn | None, Path]:
     With users in the file, every address asks for sign-in; without, only this machine's own
     addresses open the chat.
     """
-    path = (auth_file or default_file()).expanduser().resolve()
+    path = users_file(auth_file)
     users = Users(path)
     if users.read():
         return SignIn(users), path
