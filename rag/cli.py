@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, articles, ask, serve, feedback export, eval, calibrate, bench,
+"""The ``rag`` command: index, articles, ask, serve, users, feedback export, eval, calibrate, bench,
 llm-server, models.
 
 Every error a user can cause ends as one line on stderr and a non-zero exit;
@@ -39,6 +39,8 @@ def _friendly(func):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except click.Abort:     # end of input at a prompt: click's own "Aborted!"
+            raise
         except MemoryError:
             click.echo("error: not enough memory: close other programs or use a smaller model (see models/README.md)",
                        err=True)
@@ -72,6 +74,8 @@ LLM_MODEL = _setting_option("--llm-model", name="llm_model",
 THREADS = _setting_option("--threads", name="n_threads", type=click.IntRange(*RANGES["n_threads"]),
                           help="CPU threads for the LLM (default: physical cores).")
 EVERYTHING = (CORPUS, INDEX, EMBED_MODEL, LLM_MODEL, THREADS)
+AUTH_FILE = _setting_option("--auth-file", name="auth_file", type=click.Path(path_type=Path, dir_okay=False),
+                            help="The web chat's users file (default: ~/.config/rag/users.txt).")
 
 
 def _options(*options):
@@ -296,14 +300,59 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Default answer language.")
-@_options(*EVERYTHING)
+@_options(*EVERYTHING, AUTH_FILE)
 @click.pass_context
 @_friendly
 def serve(ctx, host, port, lang):
-    """Open the web chat on http://HOST:PORT."""
+    """Open the web chat on http://HOST:PORT (sign-in required once rag users add made a user,
+    and beyond 127.0.0.1 / ::1 / localhost)."""
     from rag.web.app import serve as run
 
     run(_settings(ctx, lang=lang), host=host, port=port)
+
+
+@main.group()
+def users():
+    """The web chat's users: rag serve asks them to sign in (names and salted scrypt hashes, one a line)."""
+
+
+def _users(ctx: click.Context):
+    from rag.web.auth import Users, users_file
+
+    return Users(users_file(_settings(ctx).auth_file))
+
+
+def _users_command(name: str, *params):
+    """A ``rag users NAME`` command: its parameters, --auth-file, one-line errors."""
+    def apply(func):
+        return users.command(name)(_options(*params, AUTH_FILE)(click.pass_context(_friendly(func))))
+    return apply
+
+
+@_users_command("add", click.argument("name"))
+def users_add(ctx, name):
+    """Add user NAME, or give it a new password (asked twice, not shown)."""
+    found = _users(ctx)
+    password = click.prompt(f"Password for {name}", hide_input=True)
+    if click.prompt("The same password again", hide_input=True) != password:
+        raise RagError(f"the two passwords differ: nothing changed, run rag users add {name} again")
+    new = found.add(name, password)
+    click.echo(f"{'added' if new else 'new password for'} {name} in {found.path}")
+
+
+@_users_command("list")
+def users_list(ctx):
+    """The user names, one a line."""
+    for name in _users(ctx).names():
+        click.echo(name)
+
+
+@_users_command("remove", click.argument("name"))
+def users_remove(ctx, name):
+    """Remove user NAME: it can no longer sign in (a page already open keeps its session until rag serve restarts)."""
+    found = _users(ctx)
+    found.remove(name)
+    click.echo(f"removed {name} from {found.path}")
 
 
 @main.command("llm-server")

@@ -81,6 +81,8 @@ class Settings:
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
     gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
+    # The web chat's users (rag users add); default ~/.config/rag/users.txt (rag.web.auth.default_file).
+    auth_file: Path | None = None
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

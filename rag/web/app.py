@@ -18,6 +18,7 @@ from importlib import resources
 import gradio as gr
 
 from rag.errors import RagError
+from rag.web.auth import for_host
 from rag.web.handlers import (add_question, answer_turn, new_conversation, rate, relabel, remove_chosen, send_comment,
                               show_corpus, stop_turn, upload_articles)
 from rag.web.render import corpus_table, empty_sources, examples_title, header, status_html
@@ -143,9 +144,12 @@ def _check_port(host: str, port: int) -> None:
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Load the models, then open the chat (blocks until interrupted)."""
+    """Load the models, then open the chat (blocks until interrupted); with users in the users
+    file (``rag.web.auth``) every page and API route asks for sign-in, and beyond this machine's
+    own addresses there must be users."""
     from rag.pipeline import builder
 
+    sign_in, users_file = for_host(settings.auth_file, host)
     _check_port(host, port)         # before a minute of model loading, not after
     pipeline = builder.build(settings)
     print("loading models…", flush=True)
@@ -155,7 +159,10 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
         demo.launch(server_name=host, server_port=port, share=False, inbrowser=False, show_error=False,
                     quiet=True, prevent_thread_lock=True, enable_monitoring=False, mcp_server=False,
                     ssr_mode=False, pwa=False, footer_links=["gradio", "settings"],
-                    css=_static("chat.css"), js=_static("chat.js"))
+                    css=_static("chat.css"), js=_static("chat.js"),
+                    auth=sign_in.check if sign_in else None,
+                    # Gradio serves no file outside its temp folder and allowed_paths; blocked anyway.
+                    blocked_paths=[str(users_file)])
     except OSError as e:
         raise RagError(f"cannot listen on {host}:{port} ({str(e).splitlines()[0]}): "
                        f"is another server using it? pass --port N") from None
