@@ -17,6 +17,7 @@ which check refused.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import threading
 import time
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from . import (answertype, attribution, citations, followup, gate, generation, grounding, language, multipart, prompts,
-               storage, timefilter)
+               replyguard, storage, timefilter)
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .evidence import Evidence, select
 from .generation import Generator
@@ -118,6 +119,7 @@ class _Result:
 class _Text:
     text: str
     prompt_tokens: int
+    protocol: str = ""              # the reply was only the answer format (rag.replyguard): its lines
 
 
 def _label_list(evidence: list[Evidence]) -> list[str]:
@@ -313,17 +315,23 @@ class Pipeline:
             # (lever 6 of the answer-trust issue: measured against the single pass).
             french = yield from self._generate(answer_messages(part.question, evidence, titles, "fr"), prefix,
                                                timings, t0, lead, shown=False)
+            if french.protocol:
+                return refuse("protocol", f"protocol: the reply was only its format, {french.protocol!r}",
+                              withdrawn=french.protocol, prompt_tokens=french.prompt_tokens)
             answer = yield from self._generate(prompts.translate_messages(part.question, french.text), "",
                                                timings, t0, lead)
             prompt_tokens = french.prompt_tokens + answer.prompt_tokens
-            answer = answer.text
         else:
             answer = yield from self._generate(messages, prefix, timings, t0, lead)
             if answer.text and language.detect(citations.strip(answer.text), default=lang) != lang:
                 yield Restart(f"answer not in {lang}")
                 answer = yield from self._generate(answer_messages(part.question, evidence, titles, lang,
                                                                   strict_language=True), prefix, timings, t0, lead)
-            prompt_tokens, answer = answer.prompt_tokens, answer.text
+            prompt_tokens = answer.prompt_tokens
+        if answer.protocol:
+            return refuse("protocol", f"protocol: the reply was only its format, {answer.protocol!r}",
+                          withdrawn=answer.protocol, prompt_tokens=prompt_tokens)
+        answer = answer.text
 
         cited = [chosen]
         yield Status(text["checking"])
@@ -357,24 +365,21 @@ class Pipeline:
                   shown: bool = True) -> Iterator[Event]:
         """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``_Text``."""
         response = self.generator.stream(messages, self.settings.max_tokens, prefix=prefix)
-        answer = ""
+        line = replyguard.AnswerLine()
         try:
-            for piece in response:
-                if not answer:
-                    piece = piece.lstrip()
-                last = "\n" in piece       # one line: what follows is not the answer
-                piece = piece.split("\n", 1)[0]
+            for piece in itertools.chain(response, [None]):   # None: the reply has ended
+                piece = line.feed(piece) if piece is not None else line.finish()
                 if piece:
                     if shown and timings["first_token_s"] is None:
                         timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-                    answer += piece
                     if shown:
-                        yield Token(lead + piece if answer == piece else piece)
-                if last:
+                        yield Token(lead + piece if line.text == piece else piece)
+                if line.done:
                     break
         finally:
             response.close()
-        return _Text(answer.strip(), response.usage.prompt_tokens)
+        protocol = "\n".join(line.skipped) if line.protocol_only else ""
+        return _Text(line.text.strip(), response.usage.prompt_tokens, protocol)
 
     def _sourced(self, e: Evidence) -> dict:
         """A citation with its article's title, date, source (and page, copies)."""
