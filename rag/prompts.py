@@ -212,6 +212,23 @@ def translate_messages(question: str, french: str) -> list[dict]:
     ]
 
 
+def reply_in_user_turn(messages: list[dict], prefix: str) -> list[dict]:
+    """The chat for a server that cannot continue a reply (``rag.serverprobe``): the reply's start
+    the app would have written goes at the end of the user turn, and the model writes what follows.
+
+    >>> print(reply_in_user_turn([{"role": "user", "content": "Question: Combien ?"}], "Source: A\\nAnswer:")[0]["content"])
+    Question: Combien ?
+    <BLANKLINE>
+    Your reply starts with these lines, already written:
+    Source: A
+    Answer:
+    Write only what follows them: the rest of the last line, nothing else.
+    """
+    *before, last = messages
+    return [*before, {**last, "content": f"{last['content']}\n\nYour reply starts with these lines, already written:\n"
+                                         f"{prefix}\nWrite only what follows them: the rest of the last line, nothing else."}]
+
+
 def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
     """Ask for a standalone version of a follow-up question, in its own language."""
     turns = "\n".join(f"{t['role']}: {' '.join(str(t['content']).split())[:300]}" for t in history[-4:])
