@@ -181,7 +181,11 @@ class Pipeline:
             _ = self.gate_model
         self.embedder.encode(["warm up"], "query")
         # Computes the fixed system prompt once, so the first question reuses it from the KV cache.
-        self.generator.label_probabilities(answer_messages("warm up", [], {}, "en"), ANSWER_PREFIX, [f" {NONE_LABEL}"])
+        messages = answer_messages("warm up", [], {}, "en")
+        try:
+            self.generator.label_probabilities(messages, ANSWER_PREFIX, [f" {NONE_LABEL}"])
+        except generation.Unsupported:      # a server without token probabilities: one token of a reply
+            self.generator.stream(messages, 1, ANSWER_PREFIX).text()
 
     # ---- asking --------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None,

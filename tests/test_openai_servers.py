@@ -209,3 +209,10 @@ def test_without_a_tokenizer_route_tokens_are_counted_with_the_local_vocabulary(
                                 local_format=lambda: ChatFormat(CHATML, tokenize=lambda text: list(text)))
     assert generator.count_tokens("abcdef") == 6
     assert [route for route, _ in server.requests].count("/tokenize") == 1      # the probe's, refused
+
+
+def test_the_web_chat_warms_up_on_a_server_without_token_probabilities(through):
+    pipe, server = through(continues=False, tokenize=False, logprobs="error")
+    pipe.warm_up()
+    assert pipe.generator.capabilities.probabilities is False
+    assert server.requests[-1][0] == "/v1/completions" and server.requests[-1][1]["stream"]
