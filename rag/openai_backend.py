@@ -247,8 +247,12 @@ class OpenAIGenerator(Generator):
         """The rest of a reply whose stream was cut short after ``text``: the same request without
         streaming (greedy decoding gives the same reply, which the server does not cut)."""
         choice = (self._request("POST", route, body).get("choices") or [{}])[0]
-        whole = choice.get("text") if route == "/completions" else (choice.get("message") or {}).get("content")
-        whole = whole or ""
+        if route == "/completions":
+            whole = choice.get("text") or ""
+        else:
+            last = body["messages"][-1]
+            prefix = last["content"] if last["role"] == "assistant" else ""
+            whole = serverprobe.continuation((choice.get("message") or {}).get("content") or "", prefix)
         if not whole.startswith(text):
             raise RagError(f"the LLM server at {self.url} cut the answer short and answered again differently: "
                            f"ask again")

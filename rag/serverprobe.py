@@ -51,6 +51,16 @@ class Capabilities:
                 f"{'tokens counted by /tokenize' if self.tokenizer else 'tokens counted here'}")
 
 
+def continuation(text: str, prefix: str) -> str:
+    """What a non-streamed chat reply adds to ``prefix``: llama.cpp's server returns the continued
+    assistant message whole, the prefix included (its streamed deltas hold only the new text).
+
+    >>> continuation("1, 2, 3, 4, 5,", "1, 2, 3, 4,"), continuation(" 5,", "1, 2, 3, 4,")
+    (' 5,', ' 5,')
+    """
+    return text[len(prefix):] if prefix and text.startswith(prefix) else text
+
+
 def _chat_text(reply: dict | None) -> str:
     try:
         return reply["choices"][0]["message"]["content"] or ""
@@ -102,7 +112,8 @@ def probe(post: Post, model: str, local: "ChatFormat | None") -> Capabilities:
     chat = {**body, "messages": PROBE + [{"role": "assistant", "content": PROBE_PREFIX}],
             "continue_final_message": True, "add_generation_prompt": False}
     reply, asked = _with_then_without(post, "/chat/completions", chat, {"logprobs": True, "top_logprobs": PROBE_TOP})
-    if _chat_text(reply).lstrip().startswith(PROBE_NEXT):
+    # Three tokens: a reply that starts over cannot write the whole prefix, so an echo of it is a continuation.
+    if continuation(_chat_text(reply), PROBE_PREFIX).lstrip().startswith(PROBE_NEXT):
         return Capabilities(CHAT, asked and chat_top_logprobs(reply) is not None, tokenizer)
     if local is not None:
         raw = {**body, "prompt": local.render(PROBE, PROBE_PREFIX)}

@@ -35,13 +35,14 @@ class FakeServer:
     ``continue_final_message``); otherwise the model starts its reply over, writing ``starts_over``
     (default: the three protocol lines). ``completions``: a raw ``/completions`` route;
     ``logprobs``: "yes", "ignored" or "error" (HTTP 500); ``tokenize``: a ``/tokenize`` route;
-    ``cuts``: every stream ends after its first piece without a finish reason.
+    ``cuts``: every stream ends after its first piece without a finish reason; ``echoes``: a
+    non-streamed reply that continues holds the prefix too (llama.cpp's server).
     """
 
     def __init__(self, continues=True, completions=True, logprobs="yes", tokenize=True, cuts=False,
-                 starts_over=None):
+                 starts_over=None, echoes=False):
         self.continues, self.completions, self.logprobs = continues, completions, logprobs
-        self.tokenize, self.cuts, self.starts_over = tokenize, cuts, starts_over
+        self.tokenize, self.cuts, self.starts_over, self.echoes = tokenize, cuts, starts_over, echoes
         self.requests: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
 
@@ -117,7 +118,8 @@ class FakeServer:
             logprobs = ({"content": [{"token": text, "logprob": 0.0, "top_logprobs": top}]} if chat else
                         {"top_logprobs": [{t["token"]: t["logprob"] for t in top}]})
         if not body.get("stream"):
-            choice = {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
+            whole = (prefix or "") + text if chat and self.echoes else text
+            choice = {"message": {"role": "assistant", "content": whole}} if chat else {"text": text}
             return httpx.Response(200, json={"choices": [{**choice, "finish_reason": "stop", "logprobs": logprobs}]})
         pieces = re.findall(r"\s*\S+|\s+$", text)
         events = [{"choices": [{"delta": {"content": p}} if chat else {"text": p}]} for p in pieces]
@@ -131,7 +133,8 @@ class FakeServer:
 
 
 SERVERS = {   # name → (the fake, what the probe must find)
-    "llama.cpp server": (dict(), Capabilities(CHAT, True, True)),
+    "llama.cpp server": (dict(echoes=True), Capabilities(CHAT, True, True)),
+    "llama.cpp server, streams cut": (dict(echoes=True, cuts=True), Capabilities(CHAT, True, True)),
     "vLLM": (dict(continues="vllm"), Capabilities(CHAT, True, True)),
     "llama-cpp-python server": (dict(continues=False, tokenize=False, cuts=True), Capabilities(COMPLETION, True, False)),
     "llama-cpp-python --logits_all False": (dict(continues=False, tokenize=False, logprobs="error"),
