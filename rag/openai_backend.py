@@ -239,9 +239,15 @@ class OpenAIGenerator(Generator):
                     usage.cached_tokens = event["timings"].get("cache_n", 0)
             if not finished:
                 yield from self._rest(route, body, text)
-        finally:     # also when the reader stops early, before the server's usage arrives
-            usage.prompt_tokens = usage.prompt_tokens or self.count_tokens(prompt)
-            usage.completion_tokens = usage.completion_tokens or pieces
+        except GeneratorExit:     # the reader stopped early, before the server's usage arrived
+            self._count(usage, prompt, pieces)
+            raise
+        self._count(usage, prompt, pieces)
+
+    def _count(self, usage: Usage, prompt: str, pieces: int) -> None:
+        """What the server did not report, counted here."""
+        usage.prompt_tokens = usage.prompt_tokens or self.count_tokens(prompt)
+        usage.completion_tokens = usage.completion_tokens or pieces
 
     def _rest(self, route: str, body: dict, text: str) -> Iterator[str]:
         """The rest of a reply whose stream was cut short after ``text``: the same request without

@@ -39,17 +39,6 @@ class Capabilities:
     probabilities: bool     # token probabilities can be read after a forced reply
     tokenizer: bool         # the server's /tokenize route counts tokens
 
-    def describe(self) -> str:
-        """One line for logs and ``rag bench``.
-
-        >>> Capabilities(COMPLETION, True, False).describe()
-        'continues replies through /completions, token probabilities, tokens counted here'
-        """
-        how = {CHAT: "continues replies in the chat route", COMPLETION: "continues replies through /completions",
-               USER_TURN: "cannot continue a reply: the app's part goes in the user turn"}[self.reply]
-        return (f"{how}, {'token probabilities' if self.probabilities else 'no token probabilities'}, "
-                f"{'tokens counted by /tokenize' if self.tokenizer else 'tokens counted here'}")
-
 
 def continuation(text: str, prefix: str) -> str:
     """What a non-streamed chat reply adds to ``prefix``: llama.cpp's server returns the continued

@@ -267,7 +267,7 @@ class FakeLLMServer:
 
 
 @pytest.mark.parametrize("line, server", [("rag bench --concurrency 1,2,4,8 --repeats 2", "llama.cpp"),
-                                          ("rag bench --concurrency 1,2,4,8 --repeats 2 --server llama-cpp-python",
+                                          (".venv/bin/rag bench --concurrency 1,2,4,8 --repeats 2 --server llama-cpp-python",
                                            "llama-cpp-python")])
 def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, user, monkeypatch, line, server):
     FakeLLMServer.started = []
