@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from rag.errors import RagError
+from rag.models.llm_server import SERVERS
 from rag.settings import RANGES, Settings
 
 EXAMPLES = """\b
@@ -425,7 +426,9 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="FAISS corpus sizes to simulate.")
 @click.option("--kinds", default="hnsw,ivf", show_default=True,
               help="With --retrieval: the approximate indexes measured beside exact search.")
-@click.option("--concurrency", help="Only this: users at once, e.g. 1,2,4,8 (in-process vs `rag llm-server`).")
+@click.option("--concurrency", help="Only this: users at once, e.g. 1,2,4,8 (in-process vs an LLM server).")
+@click.option("--server", "server_name", type=click.Choice(list(SERVERS)), default="llama.cpp",
+              show_default=True, help="With --concurrency: `rag llm-server` (llama.cpp) or llama-cpp-python's server.")
 @click.option("--max-tokens", default=48, show_default=True, type=int, help="Answer length for --concurrency.")
 @click.option("--retrieval", is_flag=True,
               help="Only vector search at --sizes: FAISS, and pgvector too when RAG_STORE is postgresql://… "
@@ -433,7 +436,7 @@ def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, te
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def bench(ctx, out, repeats, questions, sizes, kinds, concurrency, max_tokens, retrieval):
+def bench(ctx, out, repeats, questions, sizes, kinds, concurrency, server_name, max_tokens, retrieval):
     """Measure latency, throughput and FAISS scaling on this machine (medians, one process)."""
     from rag.evaluation import bench as measure
     from rag.store import storage
@@ -452,7 +455,8 @@ def bench(ctx, out, repeats, questions, sizes, kinds, concurrency, max_tokens, r
         return
     if concurrency:
         levels = [int(x) for x in concurrency.split(",")]
-        click.echo(measure.concurrency(_settings(ctx), levels, out, rounds=repeats, max_tokens=max_tokens))
+        click.echo(measure.concurrency(_settings(ctx), levels, out, rounds=repeats, max_tokens=max_tokens,
+                                       server=server_name))
         return
     click.echo(measure.run(_settings(ctx), out, repeats=repeats, sizes=[int(x) for x in sizes.split(",")],
                            questions=questions))

@@ -399,6 +399,19 @@ def llm_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def llama_cpp_python_server():
+    """llama-cpp-python's own server on the packaged GGUF (``rag.models.llm_server.Child``: ``--logits_all False``)."""
+    require_extra("llama_cpp.server.app")
+    from rag.models.llm_server import Child
+
+    from rag.settings import Settings
+
+    server = Child(server="llama-cpp-python", settings=Settings.load()).start()
+    yield server
+    server.stop()
+
+
 class PgServer:
     """PostgreSQL 16 + pgvector from the ``pgserver`` wheel, in a temporary folder, on a
     free loopback port. (initdb refuses root: pgserver runs it as its own system user.)"""

@@ -253,11 +253,11 @@ def test_serve_on_postgresql_and_an_llm_server(rag, monkeypatch):
 class FakeLLMServer:
     """``rag llm-server`` in the concurrency benchmark, without a server: the fake model answers."""
 
-    started: list[int] = []
+    started: list[tuple[int, str]] = []
 
-    def __init__(self, parallel: int = 2, port: int = 0):
+    def __init__(self, parallel: int = 2, port: int = 0, server: str = "llama.cpp", settings=None):
         self.url = "http://127.0.0.1:9/v1"
-        FakeLLMServer.started.append(parallel)
+        FakeLLMServer.started.append((parallel, server))
 
     def __enter__(self):
         return self
@@ -266,10 +266,13 @@ class FakeLLMServer:
         return False
 
 
-def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, user, monkeypatch):
+@pytest.mark.parametrize("line, server", [("rag bench --concurrency 1,2,4,8 --repeats 2", "llama.cpp"),
+                                          (".venv/bin/rag bench --concurrency 1,2,4,8 --repeats 2 --server llama-cpp-python",
+                                           "llama-cpp-python")])
+def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, user, monkeypatch, line, server):
     FakeLLMServer.started = []
     monkeypatch.setattr("rag.models.llm_server.Child", FakeLLMServer)
-    result = rag("rag bench --concurrency 1,2,4,8 --repeats 2")
+    result = rag(line)
     assert result.exit_code == 0, result.stderr
     answers, decoding = result.stdout.split("Decoding alone")
     for table, failed in ((answers, 7), (decoding, 5)):
@@ -277,7 +280,8 @@ def test_bench_concurrency_compares_the_in_process_queue_with_the_server(rag, us
         assert [(r[1].strip(), r[2].strip()) for r in rows] == [
             (str(n), backend) for backend in ("in-process", "server") for n in (1, 2, 4, 8)]
         assert all(r[failed].strip() == "0" for r in rows), "no failed request"
-    assert FakeLLMServer.started == [1, 2, 4, 8], "one server per level, with as many slots as users"
+    assert FakeLLMServer.started == [(n, server) for n in (1, 2, 4, 8)], "one server per level, as many slots as users"
+    assert result.stdout.splitlines()[0].endswith(f"server: {server}")
     written = user.parent / "project" / "eval" / "bench" / "concurrency.md"
     assert written.read_text(encoding="utf-8") == result.stdout.rstrip("\n") + "\n"
 

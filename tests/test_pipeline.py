@@ -263,3 +263,24 @@ def test_english_via_french_extracts_in_french_then_translates(make_pipeline):
     assert "French answer: 91 entreprises ont rejoint l'association." in second[-1]["content"]
     answer = events[-1].answer
     assert answer.answer.startswith("91 companies joined the association") and not answer.refused
+
+
+@pytest.mark.parametrize("reply", ["Source: D [4]", " D\n", "NONE", "Quote: 91 entreprises ont rejoint l'association.\n",
+                                   "Answer:"])
+def test_a_reply_that_is_only_the_protocol_is_refused_not_shown(make_pipeline, reply):
+    pipe = make_pipeline(reply, sentence_with("91 entreprises"))
+    events = _events(pipe)
+    answer = events[-1].answer
+    assert answer.refused and answer.reason.startswith("protocol: ")
+    assert answer.answer == "Les articles ne le disent pas : le modèle n'a écrit que le format de la réponse, sans réponse."
+    assert not [e for e in events if isinstance(e, Token)], "nothing of the protocol was streamed"
+
+
+def test_the_protocol_before_the_answer_is_left_out(make_pipeline):
+    pipe = make_pipeline(" D\nQuote: 91 entreprises.\nAnswer: 91 entreprises ont rejoint l'association.\nSource: A",
+                         sentence_with("91 entreprises"))
+    events = _events(pipe)
+    answer = events[-1].answer
+    assert not answer.refused, answer.reason
+    assert "".join(e.text for e in events if isinstance(e, Token)) == "91 entreprises ont rejoint l'association."
+    assert answer.answer == f"91 entreprises ont rejoint l'association [{answer.citations[0]['n']}]."

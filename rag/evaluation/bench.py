@@ -415,9 +415,11 @@ def _decoding(generator, users: int, tokens: int) -> dict:
             "errors": sorted(set(failed)), "tokens_per_s": round(sum(counts) / wall, 2)}
 
 
-def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 1, max_tokens: int = 48) -> str:
+def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 1, max_tokens: int = 48,
+                server: str = "llama.cpp") -> str:
     """Aggregate throughput and first-token latency per number of concurrent users, for the
-    in-process backend and for ``rag llm-server`` with as many parallel slots as users."""
+    in-process backend and for an LLM server (``rag.models.llm_server.SERVERS``): ``rag llm-server`` with
+    as many parallel slots as users, or llama-cpp-python's server."""
     from rag.models.llm_server import Child
 
     out.mkdir(parents=True, exist_ok=True)
@@ -426,14 +428,15 @@ def concurrency(settings: Settings, levels: list[int], out: Path, rounds: int = 
     local.warm_up()
     local.ask(QUESTIONS[0])
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": settings.threads, "max_tokens": max_tokens,
+              "server_name": server,
               "rounds": rounds, "decode_tokens": DECODE_TOKENS, "in-process": [], "server": [],
               "decoding": {"in-process": [], "server": []}}
     for users in levels:
         report["in-process"].append(_users(local, users, rounds))
         report["decoding"]["in-process"].append(_decoding(local.generator, users, DECODE_TOKENS))
     for users in levels:
-        with Child(parallel=users) as server:
-            remote = builder.build(settings.replace(llm_backend="openai", llm_url=server.url),
+        with Child(parallel=users, server=server, settings=settings) as child:
+            remote = builder.build(settings.replace(llm_backend="openai", llm_url=child.url),
                                    embedder=local.embedder, store=local.store)
             # Every slot holds the system message, as on a server that has been answering for a while.
             _users(remote, users, 1)
@@ -451,7 +454,7 @@ def concurrency_markdown(r: dict) -> str:
         return round(row["tokens_per_s"] / single, 2) if single else "—"
 
     lines = [f"Concurrency {r['date']} — {r['threads']} LLM threads, max_tokens {r['max_tokens']}, "
-             f"{r['rounds']} question(s) per user", "",
+             f"{r['rounds']} question(s) per user, server: {r.get('server_name', 'llama.cpp')}", "",
              "| users | backend | generated tokens/s (all users) | × 1 user | first token p50 (s) | p95 (s) | failed |",
              "|---|---|---|---|---|---|---|"]
     for backend in ("in-process", "server"):

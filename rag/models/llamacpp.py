@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from rag.models import chatformat
 from rag.errors import RagError
 from rag.models.generation import Generator, Message, Response, Usage
 
@@ -120,9 +121,7 @@ class LlamaCppGenerator(Generator):
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise RagError(f"the model '{self.path.name}' has no chat template: use an instruct GGUF")
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        return Jinja2ChatFormatter(template=template, eos_token="", bos_token="")(messages=messages).prompt + prefix
+        return chatformat.render(template, messages, prefix)
 
     def _prompt(self, messages: list[Message], prefix: str, room: int) -> list[int]:
         tokens = self._tokens(self.render(messages, prefix))

@@ -12,12 +12,13 @@ import threading
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.models.llamacpp import use_extra_buffers
 
 
 def run(model: Path, host: str, port: int, parallel: int, n_ctx: int, threads: int,
         extra_buffers: bool = False) -> None:
     """Serve ``model`` until SIGTERM / SIGINT; ``n_ctx`` is the context of each slot."""
+    from rag.models.llamacpp import use_extra_buffers
+
     try:
         import xllamacpp
     except ImportError:
@@ -54,42 +55,75 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The servers a child process can be (the benchmark, the tests): name → its health route.
+SERVERS = {"llama.cpp": "/health", "llama-cpp-python": "/v1/models"}
+
+
 class Child:
-    """``rag llm-server`` as a child process on a loopback port (the benchmark, the tests).
+    """An LLM server as a child process on a loopback port (the benchmark, the tests): ``rag
+    llm-server`` (llama.cpp's server, ``parallel`` slots), or llama-cpp-python's own server on
+    the same GGUF (one request at a time).
+
+    llama-cpp-python's server is started with ``--logits_all False``: its default computes the
+    whole vocabulary's logits at every prompt token, and an answer's label read took 43–53 s on
+    2 cores (first token 63–72 s); without, it returns no token probabilities and the app does
+    without them (README, "Running beyond one machine").
 
     >>> Child(parallel=2, port=8099).url
     'http://127.0.0.1:8099/v1'
     """
 
-    def __init__(self, parallel: int = 2, port: int = 0):
+    def __init__(self, parallel: int = 2, port: int = 0, server: str = "llama.cpp", settings=None):
+        """``settings`` (a ``rag.settings.Settings``): the model file, context and threads of
+        llama-cpp-python's server (``rag llm-server`` reads its own)."""
+        if server not in SERVERS:
+            raise RagError(f"{server!r} is not a server the app starts: use one of {', '.join(SERVERS)}")
+        if server != "llama.cpp" and settings is None:
+            raise ValueError(f"the {server} server is started here, from the settings: pass settings")
         self.parallel = parallel
+        self.server = server
+        self.settings = settings
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process = None
 
+    def _command(self) -> list[str]:
+        import sys
+
+        if self.server == "llama.cpp":
+            return [sys.executable, "-m", "rag.cli", "llm-server", "--port", str(self.port),
+                    "--parallel", str(self.parallel)]
+        from rag.models.files import llm_path
+
+        s = self.settings
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_path(s.llm_model, s.cache_dir)),
+                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(s.n_ctx),
+                "--n_threads", str(s.threads), "--n_threads_batch", str(s.threads), "--logits_all", "False"]
+
     def start(self, timeout: float = 120.0) -> "Child":
         """Start (again, on the same port) and wait until the model is loaded."""
         import subprocess
-        import sys
+        import tempfile
         import time
 
         import httpx
 
-        self.process = subprocess.Popen([sys.executable, "-m", "rag.cli", "llm-server", "--port", str(self.port),
-                                         "--parallel", str(self.parallel)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Its log goes to a file: a pipe nobody reads fills up and blocks a server that logs every request.
+        log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RagError(f"rag llm-server exited: {self.process.stdout.read().strip()[-300:]}")
+                log.seek(0)
+                raise RagError(f"the {self.server} server exited: {log.read().strip()[-300:]}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.port}{SERVERS[self.server]}", timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise RagError(f"rag llm-server did not answer on port {self.port} within {timeout:.0f} s")
+        raise RagError(f"the {self.server} server did not answer on port {self.port} within {timeout:.0f} s")
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

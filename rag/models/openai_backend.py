@@ -1,20 +1,27 @@
-"""The HTTP backend: any server speaking the OpenAI chat protocol (llama.cpp's server,
-vLLM, …) at ``RAG_LLM_URL``. Requests run concurrently: the server batches them.
+"""The HTTP backend: any server speaking the OpenAI protocol (llama.cpp's server,
+llama-cpp-python's server, vLLM, Ollama, …) at ``RAG_LLM_URL``. Requests run concurrently:
+the server batches or queues them.
 
-How the two operations map onto the protocol:
+What the server supports is found at the first request (``rag.models.serverprobe``, once per
+generator) and decides how the two operations are asked:
 
-- ``stream``: ``POST /chat/completions`` with ``stream: true``, read as server-sent
-  events; ``usage`` comes from the server (``stream_options.include_usage``; llama.cpp
-  also reports the prompt tokens it reused from its cache as ``timings.cache_n``).
-  ``prefix`` is sent as a final assistant message that the reply continues: llama.cpp's
-  server does so by default ("assistant prefill"), vLLM with ``continue_final_message``.
-- ``label_probabilities``: the same request for one token with ``logprobs`` and the 20
-  most likely tokens, renormalised over the labels among them. A label outside the top
-  20 gets probability 0 (its true probability is below the 20th token's). A server that
-  returns no token probabilities raises :class:`~rag.models.generation.Unsupported`.
+- ``stream``: the reply, read as server-sent events. A forced ``prefix`` is continued the
+  way the server allows: a final assistant message in the chat route (llama.cpp's server by
+  default, vLLM with ``continue_final_message``); else the chat rendered here with the GGUF's
+  own template and sent to the raw ``/completions`` route (llama-cpp-python's server); else
+  the prefix in the user turn, the model asked for what follows. ``usage`` comes from the
+  server (llama.cpp also reports the prompt tokens it reused as ``timings.cache_n``), else
+  is counted here.
+- ``label_probabilities``: the same request for one token with the 20 most likely tokens,
+  renormalised over the labels among them. A label outside the top 20 gets probability 0
+  (its true probability is below the 20th token's). Without token probabilities where the
+  reply continues, :class:`~rag.models.generation.Unsupported` (the pipeline degrades).
 
-Connection failures are retried with exponential backoff; then one line tells the user
-to start the server. A server that dies mid-answer ends the answer with one line too.
+A stream that ends without a finish reason was cut short (llama-cpp-python's server ends
+one as soon as another request waits, ``interrupt_requests``): the rest of the same reply is
+asked again without streaming, which the server does not cut. Connection failures are retried
+with exponential backoff; then one line tells the user to start the server. A server that dies
+mid-answer ends the answer with one line too.
 """
 
 from __future__ import annotations
@@ -24,14 +31,17 @@ import math
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import httpx
 
+from rag.models import serverprobe
 from rag.errors import RagError
 from rag.models.generation import Generator, Message, Response, Unsupported, Usage
+from rag.models.serverprobe import CHAT, COMPLETION, Capabilities
 
 if TYPE_CHECKING:
+    from rag.models.chatformat import ChatFormat
     from rag.settings import Settings
 
 TOP_LOGPROBS = 20                 # the OpenAI protocol's maximum
@@ -39,27 +49,44 @@ _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _BROKEN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.WriteError)
 
 
+class _Refused(RagError):
+    """The server answered with an HTTP error: no such route, or a request it does not take
+    (llama-cpp-python's server answers 500 to ``logprobs`` when started with ``--logits_all False``)."""
+
+
 class OpenAIGenerator(Generator):
     concurrency = 16        # the server queues what exceeds its parallel slots
     def __init__(self, url: str, model: str = "", api_key: str = "", timeout: float = 120.0, retries: int = 3,
-                 temperature: float = 0.0):
+                 temperature: float = 0.0, local_format: Callable[[], "ChatFormat"] | None = None,
+                 transport: httpx.BaseTransport | None = None):
+        """``local_format`` loads the served model's chat template and vocabulary (the local GGUF),
+        needed only on servers that cannot continue a chat reply or count tokens; it may raise
+        RagError (no local model), then the app does without."""
         self.url = url.rstrip("/")
         self._model = model
         self.retries = retries
         self.temperature = temperature
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # One pooled client shared by every thread (httpx clients are thread-safe).
-        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=5.0),
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=5.0), transport=transport,
                                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
         self._model_lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._capabilities: Capabilities | None = None
+        self._load_format = local_format
+        self._format: ChatFormat | None = None
+        self._format_loaded = False
         self._token_counts: dict[str, int] = {}
-        self._tokenizer_missing = False
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "OpenAIGenerator":
+        from rag.models.chatformat import ChatFormat
+        from rag.models.files import llm_path
+
         key = os.environ.get("RAG_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
         return cls(settings.llm_url, settings.llm_model_name, key, timeout=settings.llm_timeout,
-                   retries=settings.llm_retries, temperature=settings.temperature)
+                   retries=settings.llm_retries, temperature=settings.temperature,
+                   local_format=lambda: ChatFormat.from_gguf(llm_path(settings.llm_model, settings.cache_dir)))
 
     @property
     def model_id(self) -> str:
@@ -71,6 +98,26 @@ class OpenAIGenerator(Generator):
                     raise RagError(f"the LLM server at {self.url} lists no model: set RAG_LLM_MODEL_NAME")
                 self._model = models[0]["id"]
             return self._model
+
+    @property
+    def local_format(self) -> "ChatFormat | None":
+        """The local GGUF's chat template and vocabulary, loaded on first use; None without one."""
+        with self._model_lock:
+            if not self._format_loaded:
+                self._format_loaded = True
+                try:
+                    self._format = self._load_format() if self._load_format else None
+                except RagError:
+                    self._format = None
+            return self._format
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the server supports, found by the first request that needs it (``rag.models.serverprobe``)."""
+        with self._probe_lock:
+            if self._capabilities is None:
+                self._capabilities = serverprobe.probe(self._refusable, self.model_id, self.local_format)
+            return self._capabilities
 
     # ---- HTTP ----------------------------------------------------------------------------------
     def _unreachable(self, error: Exception) -> RagError:
@@ -93,10 +140,19 @@ class OpenAIGenerator(Generator):
                 time.sleep(0.5 * 2 ** (attempt - 1))
             yield attempt
 
-    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _refusable(self, path: str, body: dict) -> dict | None:
+        """POST ``path`` (under the base URL; ``/tokenize`` at the server's root); None when the
+        server answers it with an error."""
+        root = self.url.removesuffix("/v1") if path == "/tokenize" else self.url
+        try:
+            return self._request("POST", path, body, root=root)
+        except _Refused:
+            return None
+
+    def _request(self, method: str, path: str, body: dict | None = None, root: str = "") -> dict:
         for attempt in self._attempts():
             try:
-                response = self._client.request(method, self.url + path, json=body)
+                response = self._client.request(method, (root or self.url) + path, json=body)
             except _UNREACHABLE as e:
                 if attempt == self.retries:
                     raise self._unreachable(e) from None
@@ -107,15 +163,15 @@ class OpenAIGenerator(Generator):
             if response.status_code == 503 and attempt < self.retries:   # still loading its model
                 continue
             if response.status_code >= 400:
-                raise self._failed(response)
+                raise _Refused(self._failed(response))
             return response.json()
         raise AssertionError("unreachable")
 
-    def _events(self, body: dict) -> Iterator[dict]:
+    def _events(self, route: str, body: dict) -> Iterator[dict]:
         """The server-sent events of one streamed request, as JSON objects."""
         for attempt in self._attempts():
             try:
-                with self._client.stream("POST", self.url + "/chat/completions", json=body) as response:
+                with self._client.stream("POST", self.url + route, json=body) as response:
                     if response.status_code == 503 and attempt < self.retries:
                         continue
                     if response.status_code >= 400:
@@ -139,48 +195,87 @@ class OpenAIGenerator(Generator):
                 raise RagError(f"the LLM server at {self.url} stopped mid-answer ({type(e).__name__}): "
                                f"ask again once it is back") from None
 
-    def _body(self, messages: list[Message], prefix: str, max_tokens: int) -> dict:
-        body = {"model": self.model_id, "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": self.temperature}
-        if prefix:
-            body["messages"].append({"role": "assistant", "content": prefix})
-            body.update(continue_final_message=True, add_generation_prompt=False)   # vLLM's names
-        return body
+    def _ask(self, messages: list[Message], prefix: str, max_tokens: int) -> tuple[str, dict, str]:
+        """(route, body, the prompt as text) for a reply forced to start with ``prefix``, asked the
+        way the server continues one."""
+        reply = self.capabilities.reply if prefix else CHAT    # with nothing to continue, any chat route does
+        body = {"model": self.model_id, "max_tokens": max_tokens, "temperature": self.temperature}
+        if reply == COMPLETION:
+            prompt = self.local_format.render(messages, prefix)
+            return "/completions", {**body, "prompt": prompt}, prompt
+        if reply == CHAT:
+            messages = list(messages)
+            if prefix:
+                messages.append({"role": "assistant", "content": prefix})
+                body.update(continue_final_message=True, add_generation_prompt=False)   # vLLM's names
+        else:
+            messages = serverprobe.reply_in_user_turn(messages, prefix)
+        return "/chat/completions", {**body, "messages": messages}, "\n".join(m["content"] for m in messages)
 
     # ---- the two operations ------------------------------------------------------------------------
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
-        body = {**self._body(messages, prefix, max_tokens), "stream": True,
-                "stream_options": {"include_usage": True}}
+        route, body, prompt = self._ask(messages, prefix, max_tokens)
         usage = Usage()
-        return Response(self._pieces(body, usage), usage)
+        return Response(self._pieces(route, body, prompt, usage), usage)
 
-    def _pieces(self, body: dict, usage: Usage) -> Iterator[str]:
-        pieces = 0
-        reported = False
-        for event in self._events(body):
-            for choice in event.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    pieces += 1
-                    yield piece
-            if event.get("usage"):
-                reported = True
-                u = event["usage"]
-                usage.prompt_tokens = u.get("prompt_tokens", 0)
-                usage.completion_tokens = u.get("completion_tokens", 0)
-                usage.cached_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-            if event.get("timings") and not usage.cached_tokens:
-                usage.cached_tokens = event["timings"].get("cache_n", 0)
-        if not reported:
-            usage.completion_tokens = pieces
+    def _pieces(self, route: str, body: dict, prompt: str, usage: Usage) -> Iterator[str]:
+        streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        text, pieces, finished = "", 0, False
+        try:
+            for event in self._events(route, streamed):
+                for choice in event.get("choices") or []:
+                    piece = choice.get("text") if route == "/completions" else (choice.get("delta") or {}).get("content")
+                    finished = finished or bool(choice.get("finish_reason"))
+                    if piece:
+                        pieces += 1
+                        text += piece
+                        yield piece
+                if event.get("usage"):
+                    u = event["usage"]
+                    usage.prompt_tokens = u.get("prompt_tokens", 0)
+                    usage.completion_tokens = u.get("completion_tokens", 0)
+                    usage.cached_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+                if event.get("timings") and not usage.cached_tokens:
+                    usage.cached_tokens = event["timings"].get("cache_n", 0)
+            if not finished:
+                yield from self._rest(route, body, text)
+        except GeneratorExit:     # the reader stopped early, before the server's usage arrived
+            self._count(usage, prompt, pieces)
+            raise
+        self._count(usage, prompt, pieces)
+
+    def _count(self, usage: Usage, prompt: str, pieces: int) -> None:
+        """What the server did not report, counted here."""
+        usage.prompt_tokens = usage.prompt_tokens or self.count_tokens(prompt)
+        usage.completion_tokens = usage.completion_tokens or pieces
+
+    def _rest(self, route: str, body: dict, text: str) -> Iterator[str]:
+        """The rest of a reply whose stream was cut short after ``text``: the same request without
+        streaming (greedy decoding gives the same reply, which the server does not cut)."""
+        choice = (self._request("POST", route, body).get("choices") or [{}])[0]
+        if route == "/completions":
+            whole = choice.get("text") or ""
+        else:
+            last = body["messages"][-1]
+            prefix = last["content"] if last["role"] == "assistant" else ""
+            whole = serverprobe.continuation((choice.get("message") or {}).get("content") or "", prefix)
+        if not whole.startswith(text):
+            raise RagError(f"the LLM server at {self.url} cut the answer short and answered again differently: "
+                           f"ask again")
+        if whole[len(text):]:
+            yield whole[len(text):]
 
     def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
-        body = {**self._body(messages, prefix, 1), "logprobs": True, "top_logprobs": TOP_LOGPROBS}
-        reply = self._request("POST", "/chat/completions", body)
-        try:
-            top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-        except (KeyError, IndexError, TypeError):
-            raise Unsupported(f"the LLM server at {self.url} returns no token probabilities") from None
+        if not self.capabilities.probabilities:
+            raise Unsupported(f"the LLM server at {self.url} returns no token probabilities after a forced reply")
+        route, body, _ = self._ask(messages, prefix, 1)
+        if route == "/completions":
+            top = serverprobe.completion_top_logprobs(self._request("POST", route, {**body, "logprobs": TOP_LOGPROBS}))
+        else:
+            top = serverprobe.chat_top_logprobs(self._request("POST", route, {**body, "logprobs": True,
+                                                                               "top_logprobs": TOP_LOGPROBS}))
+        if top is None:
+            raise Unsupported(f"the LLM server at {self.url} returns no token probabilities")
         logprob = {}
         for entry in top:
             logprob.setdefault(entry["token"], entry["logprob"])
@@ -191,19 +286,17 @@ class OpenAIGenerator(Generator):
         return {label: w / total for label, w in weights.items()}
 
     def count_tokens(self, text: str) -> int:
-        """Exact through the server's ``/tokenize`` (llama.cpp, vLLM), else the estimate."""
-        if self._tokenizer_missing:
-            return super().count_tokens(text)
+        """Exact through the server's ``/tokenize`` (llama.cpp, vLLM) or the local GGUF's vocabulary,
+        else the estimate."""
         if text not in self._token_counts:
-            root = self.url.removesuffix("/v1")
-            try:
-                response = self._client.post(root + "/tokenize", json={"content": text, "add_special": False})
-            except _UNREACHABLE as e:
-                raise self._unreachable(e) from None
-            if response.status_code >= 400:
-                self._tokenizer_missing = True
-                return super().count_tokens(text)
+            if self.capabilities.tokenizer:
+                reply = self._request("POST", "/tokenize", serverprobe.tokenize_request(self.model_id, text),
+                                      root=self.url.removesuffix("/v1"))
+                count = len(reply["tokens"])
+            else:
+                local = self.local_format
+                count = (local.count(text) if local else None) or super().count_tokens(text)
             if len(self._token_counts) > 50_000:
                 self._token_counts.clear()
-            self._token_counts[text] = len(response.json()["tokens"])
+            self._token_counts[text] = count
         return self._token_counts[text]

@@ -17,14 +17,16 @@ which check refused.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import threading
 import time
 from typing import Iterator
 
-from rag.answer import compose, followup, gate, grounding, prompts
+from rag.answer import compose, followup, gate, grounding, prompts, replyguard
 from rag.answer.compose import PartAnswer
 from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
+from rag.models import generation
 from rag.models.embedding import Embedder
 from rag.models.generation import Generator
 from rag.pipeline import parts, steps
@@ -125,7 +127,11 @@ class Pipeline:
             _ = self.gate_model
         self.embedder.encode(["warm up"], "query")
         # Computes the fixed system prompt once, so the first question reuses it from the KV cache.
-        self.generator.label_probabilities(answer_messages("warm up", [], {}, "en"), ANSWER_PREFIX, [f" {NONE_LABEL}"])
+        messages = answer_messages("warm up", [], {}, "en")
+        try:
+            self.generator.label_probabilities(messages, ANSWER_PREFIX, [f" {NONE_LABEL}"])
+        except generation.Unsupported:      # a server without token probabilities: one token of a reply
+            self.generator.stream(messages, 1, ANSWER_PREFIX).text()
 
     # ---- asking --------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None,
@@ -221,6 +227,10 @@ class Pipeline:
         choice = steps.choose(self.generator, answer_messages(part.question, part.evidence, titles, lang),
                               part.evidence, self.gate_model.source_weight)
         draft = yield from self._draft(part, choice, titles, lang, lead)
+        if draft.protocol:
+            return compose.compose(draft.protocol, [], "protocol", lang,
+                                   f"protocol: the reply was only its format, {draft.protocol!r}",
+                                   prompt_tokens=draft.prompt_tokens)
         yield Status(TEXT[lang]["checking"])
         checked = steps.check(self.generator, part, choice, draft, lang, self.gate_model if s.gate else None)
         decision = checked.decision
@@ -237,6 +247,8 @@ class Pipeline:
             # (lever 6 of the answer-trust issue: measured against the single pass).
             french = yield from self._generate(answer_messages(part.question, part.evidence, titles, "fr"),
                                                choice.prefix, lead, shown=False)
+            if french.protocol:
+                return french
             english = yield from self._generate(prompts.translate_messages(part.question, french.text), "", lead)
             return Draft(english.text, french.prompt_tokens + english.prompt_tokens)
         draft = yield from self._generate(answer_messages(part.question, part.evidence, titles, lang), choice.prefix,
@@ -250,22 +262,18 @@ class Pipeline:
     def _generate(self, messages: list[dict], prefix: str, lead: str, shown: bool = True) -> Iterator[Event]:
         """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``Draft``."""
         response = self.generator.stream(messages, self.settings.max_tokens, prefix=prefix)
-        answer = ""
+        line = replyguard.AnswerLine()
         try:
-            for piece in response:
-                if not answer:
-                    piece = piece.lstrip()
-                last = "\n" in piece       # one line: what follows is not the answer
-                piece = piece.split("\n", 1)[0]
-                if piece:
-                    answer += piece
-                    if shown:
-                        yield Token(lead + piece if answer == piece else piece)
-                if last:
+            for piece in itertools.chain(response, [None]):   # None: the reply has ended
+                piece = line.feed(piece) if piece is not None else line.finish()
+                if piece and shown:
+                    yield Token(lead + piece if line.text == piece else piece)
+                if line.done:
                     break
         finally:
             response.close()
-        return Draft(answer.strip(), response.usage.prompt_tokens)
+        protocol = "\n".join(line.skipped) if line.protocol_only else ""
+        return Draft(line.text.strip(), response.usage.prompt_tokens, protocol)
 
     def _sourced(self, e: Evidence) -> dict:
         """A citation with its article's title, date, source (and page, copies)."""

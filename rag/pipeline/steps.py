@@ -51,6 +51,7 @@ class Choice:
 class Draft:
     text: str
     prompt_tokens: int
+    protocol: str = ""              # the reply was only the answer format (rag.answer.replyguard): its lines
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,221 @@
+"""The ``openai`` backend against what the common servers do, as fakes behind httpx's MockTransport:
+each server's way of treating a final assistant message, token probabilities, a tokenizer
+route, a stream cut short. Whatever the server, the reader sees the answer, never the protocol."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+
+import httpx
+import pytest
+
+from rag.models.chatformat import ChatFormat
+from rag.models.openai_backend import OpenAIGenerator
+from rag.pipeline import Pipeline, Token
+from rag.answer.prompts import GRADE_PREFIX
+from rag.models.serverprobe import CHAT, COMPLETION, USER_TURN, Capabilities
+from rag.settings import Settings
+
+from conftest import TEST_GATE, answer_from_evidence, closest_sentence, question_overlap
+
+FR = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
+EN = "How much were the investment projects signed in Fuzhou worth?"
+CHATML = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+class FakeServer:
+    """An OpenAI-compatible server over a fake model (the conftest's: it cites the sentence sharing
+    most words with the question and answers with its first figure).
+
+    ``continues``: the chat route continues a final assistant message ("vllm": only when asked with
+    ``continue_final_message``); otherwise the model starts its reply over, writing ``starts_over``
+    (default: the three protocol lines). ``completions``: a raw ``/completions`` route;
+    ``logprobs``: "yes", "ignored" or "error" (HTTP 500); ``tokenize``: a ``/tokenize`` route;
+    ``cuts``: every stream ends after its first piece without a finish reason; ``echoes``: a
+    non-streamed reply that continues holds the prefix too (llama.cpp's server).
+    """
+
+    def __init__(self, continues=True, completions=True, logprobs="yes", tokenize=True, cuts=False,
+                 starts_over=None, echoes=False):
+        self.continues, self.completions, self.logprobs = continues, completions, logprobs
+        self.tokenize, self.cuts, self.starts_over, self.echoes = tokenize, cuts, starts_over, echoes
+        self.requests: list[tuple[str, dict]] = []
+        self._lock = threading.Lock()
+
+    # ---- the model -------------------------------------------------------------------------
+    @staticmethod
+    def _answer_line(messages: list[dict], prefix: str | None) -> str:
+        """The first figure of the quote the app wrote (the closest sentence's without one)."""
+        user = messages[-1]["content"]
+        quote = re.search(r"^Quote: (.*)\nAnswer:", (prefix or "") + "\n" + user, re.MULTILINE)
+        figure = quote and re.search(r"\d+(?:[ ,.]\d+)*", quote.group(1))
+        if not figure:
+            return answer_from_evidence(messages)
+        english = "Answer language: English" in user
+        return f"The articles give {figure.group()}." if english else f"Les articles donnent {figure.group()}."
+
+    def _reply(self, messages: list[dict], prefix: str | None) -> str:
+        user = messages[-1]["content"]
+        if user.startswith("Count from 1 to 10"):
+            return " 5, 6" if prefix else "1, 2, 3"
+        if prefix is None and "Question: " in user and "already written" not in user:
+            letter, sentence = closest_sentence(user)          # starting over: the whole protocol
+            return (self.starts_over or f"Source: {letter}\nQuote: {sentence}\nAnswer: "
+                                        f"{answer_from_evidence(messages)}\n")
+        if "already written" in user:                           # the app's part in the user turn
+            return self.starts_over or f"Answer: {self._answer_line(messages, prefix)}\n"
+        return " " + self._answer_line(messages, prefix) + "\n"
+
+    def _top(self, messages: list[dict], prefix: str) -> list[dict]:
+        if "Question: " not in messages[-1]["content"]:       # the probe: the next number
+            return [{"token": " ", "logprob": 0.0}]
+        if prefix == GRADE_PREFIX:
+            labels = ["0", "1", "2"]
+        else:
+            labels = [f" {k}" for k in re.findall(r"^\[([A-T])\]", messages[-1]["content"], re.MULTILINE)] + [" NONE"]
+        probs = question_overlap(messages, prefix, labels)
+        return [{"token": label, "logprob": math.log(p)} for label, p in probs.items()]
+
+    # ---- the protocol ----------------------------------------------------------------------
+    @staticmethod
+    def _parse(prompt: str) -> tuple[list[dict], str]:
+        """A ChatML prompt → (messages, what follows the opened assistant turn)."""
+        turns = re.findall(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>\n", prompt, re.DOTALL)
+        return [{"role": r, "content": c} for r, c in turns], prompt.rsplit("<|im_start|>assistant\n", 1)[1]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        route = request.url.path
+        body = json.loads(request.content or b"{}")
+        with self._lock:
+            self.requests.append((route, body))
+        if route == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "fake"}]})
+        if route == "/tokenize" and self.tokenize:
+            return httpx.Response(200, json={"tokens": list(range(len(body["content"].split())))})
+        if body.get("logprobs") and self.logprobs == "error":
+            return httpx.Response(500, json={"error": {"message": "logprobs is not supported"}})
+        if route == "/v1/completions" and self.completions:
+            messages, prefix = self._parse(body["prompt"])
+            return self._answer(body, messages, prefix, chat=False)
+        if route == "/v1/chat/completions":
+            messages = body["messages"]
+            continued = messages[-1]["role"] == "assistant" and (
+                self.continues is True or (self.continues == "vllm" and body.get("continue_final_message")))
+            prefix = messages[-1]["content"] if continued else None
+            return self._answer(body, messages[:-1] if messages[-1]["role"] == "assistant" else messages, prefix,
+                                chat=True)
+        return httpx.Response(404, json={"error": "not found"})
+
+    def _answer(self, body: dict, messages: list[dict], prefix: str | None, chat: bool) -> httpx.Response:
+        text = self._reply(messages, prefix)[:None if body["max_tokens"] > 1 else 2]
+        logprobs = None
+        if body.get("logprobs") and self.logprobs == "yes":
+            top = self._top(messages, prefix or "")
+            logprobs = ({"content": [{"token": text, "logprob": 0.0, "top_logprobs": top}]} if chat else
+                        {"top_logprobs": [{t["token"]: t["logprob"] for t in top}]})
+        if not body.get("stream"):
+            whole = (prefix or "") + text if chat and self.echoes else text
+            choice = {"message": {"role": "assistant", "content": whole}} if chat else {"text": text}
+            return httpx.Response(200, json={"choices": [{**choice, "finish_reason": "stop", "logprobs": logprobs}]})
+        pieces = re.findall(r"\s*\S+|\s+$", text)
+        events = [{"choices": [{"delta": {"content": p}} if chat else {"text": p}]} for p in pieces]
+        if self.cuts:
+            events = events[:1]             # llama-cpp-python's interrupt_requests: [DONE], no finish reason
+        else:
+            events.append({"choices": [{"delta": {}, "finish_reason": "stop"} if chat else
+                                       {"text": "", "finish_reason": "stop"}]})
+        sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+
+
+SERVERS = {   # name → (the fake, what the probe must find)
+    "llama.cpp server": (dict(echoes=True), Capabilities(CHAT, True, True)),
+    "llama.cpp server, streams cut": (dict(echoes=True, cuts=True), Capabilities(CHAT, True, True)),
+    "vLLM": (dict(continues="vllm"), Capabilities(CHAT, True, True)),
+    "llama-cpp-python server": (dict(continues=False, tokenize=False, cuts=True), Capabilities(COMPLETION, True, False)),
+    "llama-cpp-python --logits_all False": (dict(continues=False, tokenize=False, logprobs="error"),
+                                            Capabilities(COMPLETION, False, False)),
+    "chat route only": (dict(continues=False, completions=False, logprobs="ignored", tokenize=False),
+                        Capabilities(USER_TURN, False, False)),
+}
+
+
+def _generator(server: FakeServer) -> OpenAIGenerator:
+    return OpenAIGenerator("http://fake/v1", retries=0, transport=httpx.MockTransport(server),
+                           local_format=lambda: ChatFormat(CHATML))
+
+
+@pytest.fixture
+def through(tmp_path, corpus, fake_embedder):
+    """A pipeline over the seeds answering through ``FakeServer(**behaviour)``; → (pipeline, server)."""
+    def make(**behaviour):
+        server = FakeServer(**behaviour)
+        settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", min_score=0.0)
+        return Pipeline(settings, embedder=fake_embedder, generator=_generator(server), gate_model=TEST_GATE), server
+    return make
+
+
+@pytest.mark.parametrize("name", SERVERS)
+@pytest.mark.parametrize("question, answer", [(FR, "Les articles donnent 91"), (EN, "The articles give")])
+def test_every_server_shows_the_answer_never_the_protocol(through, name, question, answer):
+    behaviour, expected = SERVERS[name]
+    pipe, server = through(**behaviour)
+    events = list(pipe.ask_stream(question))
+    assert pipe.generator.capabilities == expected
+    result = events[-1].answer
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert not re.search(r"Source:|Quote:|Answer:", streamed + result.answer), streamed
+    assert result.prompt_tokens > 0
+    if question == EN and not expected.probabilities:
+        # Without probabilities the sentence is the best-scored one, and the fake embedder's
+        # scores of an English question are noise: only the French question has a known answer.
+        return
+    assert not result.refused, result.reason
+    assert result.answer.startswith(answer) and re.search(r"\[\d+\]", result.answer)
+    figure = re.search(r"\d[\d ,.]*\d|\d", result.answer.split("[")[0]).group()
+    assert figure in result.citations[0]["text"]
+
+
+def test_a_reply_that_is_only_the_protocol_is_refused_with_that_reason(through):
+    pipe, _ = through(continues=False, completions=False, tokenize=False, starts_over="Source: D [4]")
+    result = pipe.ask(FR)
+    assert result.refused and result.reason.startswith("protocol")
+    assert result.answer == "Les articles ne le disent pas : le modèle n'a écrit que le format de la réponse, sans réponse."
+    assert result.withdrawn == "Source: D [4]"
+
+
+def test_the_server_is_probed_once_for_concurrent_users(through):
+    pipe, server = through(continues=False, tokenize=False)
+    results = [None] * 4
+
+    def ask(i):
+        results[i] = pipe.ask(FR)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r and not r.refused and "91" in r.answer for r in results)
+    probes = [b for route, b in server.requests if "Count from 1 to 10" in json.dumps(b)]
+    assert len(probes) == 2          # the chat route (starts over), then /completions (continues)
+    assert sum(route == "/tokenize" for route, _ in server.requests) == 1
+
+
+def test_without_a_tokenizer_route_tokens_are_counted_with_the_local_vocabulary():
+    server = FakeServer(continues=False, tokenize=False)
+    generator = OpenAIGenerator("http://fake/v1", transport=httpx.MockTransport(server),
+                                local_format=lambda: ChatFormat(CHATML, tokenize=lambda text: list(text)))
+    assert generator.count_tokens("abcdef") == 6
+    assert [route for route, _ in server.requests].count("/tokenize") == 1      # the probe's, refused
+
+
+def test_the_web_chat_warms_up_on_a_server_without_token_probabilities(through):
+    pipe, server = through(continues=False, tokenize=False, logprobs="error")
+    pipe.warm_up()
+    assert pipe.generator.capabilities.probabilities is False
+    assert server.requests[-1][0] == "/v1/completions" and server.requests[-1][1]["stream"]
