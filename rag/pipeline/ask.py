@@ -29,7 +29,8 @@ from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
 from rag.models import generation
 from rag.models.embedding import Embedder
 from rag.models.generation import Generator
-from rag.pipeline import parts, steps
+from rag.pipeline import parts as factory
+from rag.pipeline import steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
 from rag.pipeline.steps import Choice, Draft, Part
 from rag.retrieval import multipart, timefilter
@@ -78,19 +79,19 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = parts.embedder(self.settings)
+            self._embedder = factory.embedder(self.settings)
         return self._embedder
 
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = parts.generator(self.settings)
+            self._generator = factory.generator(self.settings)
         return self._generator
 
     @property
     def gate_model(self) -> gate.GateModel:
         if self._gate is None:
-            self._gate = parts.gate_model(self.settings)
+            self._gate = factory.gate_model(self.settings)
         return self._gate
 
     @property

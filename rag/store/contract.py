@@ -10,14 +10,14 @@ The two views of an article every store gives the same way:
 
 >>> from rag.ingest.document import Document
 >>> doc = Document("a.txt", "Titre\\nTexte.", "0" * 64, date="2024-04", source="Le Monde")
->>> article_row(doc, passages=3, also=["AFP"])["also"], describe_doc(doc, also=[])["date"]
+>>> article_row(doc, passages=3, also_by=["AFP"])["also"], describe_doc(doc, also_by=[])["date"]
 (['AFP'], '2024-04')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -83,9 +83,6 @@ class Store(Protocol):
     def check_model(self, embedder: "Embedder") -> None:
         """A one-line error if the store was built with another embedding model."""
 
-    def stale(self, corpus_dir) -> bool:
-        """True when the store should be rebuilt from ``corpus_dir`` before answering."""
-
 
 def copies_of(duplicates: Mapping[str, str]) -> dict[str, list[str]]:
     """The inverse of ``duplicates``: article → its copies, in id order."""
@@ -100,31 +97,38 @@ def label(doc: Document) -> str:
     return doc.source or doc.url or doc.id
 
 
-def describe_doc(doc: Document | None, offset: int | None = None, also: list[str] = (), doc_id: str = "") -> dict:
+def also(doc_id: str, copies: Mapping[str, list[str]], docs: Mapping[str, Document]) -> list[str]:
+    """The labels of ``doc_id``'s wire copies that ``docs`` holds ("also published by")."""
+    return [label(docs[c]) for c in copies.get(doc_id, []) if c in docs]
+
+
+def describe_doc(doc: Document | None, offset: int | None = None, also_by: list[str] = (), doc_id: str = "") -> dict:
     """Title, date, source, URL, the page of ``offset`` (PDFs) and the other sites that published
     the same text ("also published by")."""
     if doc is None:
         return {"title": doc_id, "date": "", "source": "", "url": "", "also": []}
-    out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url, "also": list(also)}
+    out = {"title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url, "also": list(also_by)}
     page = doc.page_of(offset) if offset is not None else None
     if page:
         out["page"] = page
     return out
 
 
-def article_row(doc: Document, passages: int, also: list[str]) -> dict:
+def article_row(doc: Document, passages: int, also_by: list[str]) -> dict:
     return {"id": doc.id, "title": doc.title, "date": doc.date, "source": doc.source, "url": doc.url,
-            "lang": doc.lang, "format": doc.format, "passages": passages, "also": list(also)}
+            "lang": doc.lang, "format": doc.format, "passages": passages, "also": list(also_by)}
 
 
 def newest_first(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["date"] or "0000", r["id"]), reverse=True)
 
 
-def admitted_among(dates: Mapping[str, str], duplicates: Mapping[str, str], scope: "Scope | None") -> frozenset[str] | None:
-    """The articles of ``dates`` (id → date) that ``scope`` admits and that are no copy; None when
-    that is all of them."""
+def admitted_among(dates: Callable[[], Mapping[str, str]], duplicates: Mapping[str, str],
+                   scope: "Scope | None") -> frozenset[str] | None:
+    """The articles of ``dates()`` (id → date, read only when needed: searches ask on every question)
+    that ``scope`` admits and that are no copy; None when that is all of them."""
     if (scope is None or scope.empty) and not duplicates:
         return None
+    dates = dates()
     ok = frozenset(i for i, date in dates.items() if i not in duplicates and (scope is None or scope.admits(i, date)))
     return None if len(ok) == len(dates) else ok

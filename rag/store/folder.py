@@ -32,9 +32,8 @@ from rag.ingest.corpus import corpus_files, read_corpus
 from rag.ingest.document import Document
 from rag.models.embedding import Embedder
 from rag.errors import RagError
-from rag.store.contract import (BuildReport, admitted_among, article_row, copies_of, describe_doc, label,
-                                newest_first)
-from rag.store import vector_index as vector_index
+from rag.store.contract import BuildReport, admitted_among, also, article_row, copies_of, describe_doc, newest_first
+from rag.store import vector_index
 from rag.settings import DEFAULT_CORPUS
 from rag.store.vector_index import VectorIndex
 
@@ -59,6 +58,7 @@ class Store:
         self._lexical = None
         self.duplicates: dict[str, str] = dict(self.manifest.get("duplicates", {}))
         self.copies = copies_of(self.duplicates)
+        self._last_mask: tuple[frozenset[str], np.ndarray] | None = None
 
     @property
     def lexical(self):
@@ -114,25 +114,29 @@ class Store:
         return (Path(corpus_dir).is_dir()
                 and _file_stamps(corpus_dir, self.path.parent) != self.manifest.get("files", {}))
 
-    def _also(self, doc_id: str) -> list[str]:
-        return [label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]
-
     def describe(self, doc_id: str, offset: int | None = None) -> dict:
-        return describe_doc(self.docs.get(doc_id), offset, self._also(doc_id), doc_id)
+        return describe_doc(self.docs.get(doc_id), offset, also(doc_id, self.copies, self.docs), doc_id)
 
     def articles(self) -> list[dict]:
         counts: dict[str, int] = {}
         for p in self.passages:
             counts[p.doc] = counts.get(p.doc, 0) + 1
-        return newest_first([article_row(d, counts.get(d.id, 0), self._also(d.id))
+        return newest_first([article_row(d, counts.get(d.id, 0), also(d.id, self.copies, self.docs))
                              for d in self.docs.values() if d.id not in self.duplicates])
 
     # ---- searching -------------------------------------------------------------------------
     def admitted(self, scope) -> frozenset[str] | None:
-        return admitted_among({i: d.date for i, d in self.docs.items()}, self.duplicates, scope)
+        return admitted_among(lambda: {i: d.date for i, d in self.docs.items()}, self.duplicates, scope)
 
     def _mask(self, admitted: frozenset[str]) -> np.ndarray:
-        return np.fromiter((p.doc in admitted for p in self.passages), dtype=bool, count=len(self.passages))
+        """The passages of the admitted articles; kept for the next search, which asks with the same
+        articles (a question's dense and lexical searches, per query)."""
+        last = self._last_mask     # one read: the web chat searches from several threads
+        if last is None or last[0] != admitted:
+            last = (admitted, np.fromiter((p.doc in admitted for p in self.passages), dtype=bool,
+                                          count=len(self.passages)))
+            self._last_mask = last
+        return last[1]
 
     def search_dense(self, query_vectors: np.ndarray, k: int, admitted: frozenset[str] | None) -> list[list[int]]:
         admitted = self.admitted(None) if admitted is None else admitted     # never a wire copy

@@ -47,8 +47,7 @@ from rag.errors import RagError
 from rag.store.vector_index import IVF_NPROBE
 from rag.settings import DEFAULT_CORPUS
 from rag.store.storage import redacted
-from rag.store.contract import (BuildReport, admitted_among, article_row, copies_of, describe_doc, label,
-                                newest_first)
+from rag.store.contract import BuildReport, admitted_among, also, article_row, copies_of, describe_doc, newest_first
 
 SCHEMA_LOCK = 7_415_201          # advisory lock key: one schema creation at a time
 ANN_LOCK = 7_415_202             # advisory lock key: one IVFFlat (re)build at a time
@@ -423,32 +422,25 @@ class PgStore:
         if self._built["embed_model"] != embedder.model_id:
             raise _model_mismatch(self._built["embed_model"], embedder.model_id, self.url)
 
-    def stale(self, corpus_dir: Path) -> bool:
-        """Never: a shared archive is updated by ``rag index``, not by the instances reading it."""
-        return False
-
     def empty(self) -> bool:
         return not self.query("SELECT 1 FROM articles LIMIT 1")
 
-    def _also(self, doc_id: str) -> list[str]:
-        return [label(self.docs[c]) for c in self.copies.get(doc_id, []) if c in self.docs]
-
     def describe(self, doc_id: str, offset: int | None = None) -> dict:
-        return describe_doc(self.docs.get(doc_id), offset, self._also(doc_id), doc_id)
+        return describe_doc(self.docs.get(doc_id), offset, also(doc_id, self.copies, self.docs), doc_id)
 
     def articles(self) -> list[dict]:
         rows = self.query("SELECT a.id, a.sha256, a.meta, count(p.id) FROM articles a "
                           "LEFT JOIN passages p ON p.article = a.id GROUP BY a.id")
         docs = {i: Document.from_dict({**(meta or {}), "id": i, "text": "", "sha256": sha}) for i, sha, meta, _ in rows}
-        also = {i: [label(docs[c]) for c in self.copies.get(i, []) if c in docs] for i in docs}
-        return newest_first([article_row(docs[i], n, also[i]) for i, _, _, n in rows if i not in self.duplicates])
+        return newest_first([article_row(docs[i], n, also(i, self.copies, docs))
+                             for i, _, _, n in rows if i not in self.duplicates])
 
     # ---- searching (wire copies are never searched: their original stands for them) -----------------
     def admitted(self, scope) -> frozenset[str] | None:
         if scope is None or scope.empty:
             return None
-        dates = dict(self.query("SELECT id, coalesce(meta->>'date', '') FROM articles"))
-        return admitted_among(dates, self.duplicates, scope) or frozenset()
+        return admitted_among(lambda: dict(self.query("SELECT id, coalesce(meta->>'date', '') FROM articles")),
+                              self.duplicates, scope) or frozenset()
 
     def _among(self, admitted: frozenset[str] | None, column: str) -> tuple[str, list]:
         """A WHERE clause keeping ``column``'s articles to the admitted ones, without wire copies."""
