@@ -300,16 +300,18 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Default answer language.")
+@click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Answer language (default: the question's).")
+@click.option("--ui-lang", type=click.Choice(["auto", "fr", "en"]),
+              help="The page's language (default: the browser's, French or English; a switch on the page).")
 @_options(*EVERYTHING, AUTH_FILE)
 @click.pass_context
 @_friendly
-def serve(ctx, host, port, lang):
+def serve(ctx, host, port, lang, ui_lang):
     """Open the web chat on http://HOST:PORT (sign-in required once rag users add made a user,
     and beyond 127.0.0.1 / ::1 / localhost)."""
     from rag.web.app import serve as run
 
-    run(_settings(ctx, lang=lang), host=host, port=port)
+    run(_settings(ctx, lang=lang, ui_lang=ui_lang), host=host, port=port)
 
 
 @main.group()

@@ -77,6 +77,7 @@ class Settings:
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
+    ui_lang: str = "auto"       # the web chat's words: auto (the browser's Accept-Language), fr or en
     english_via_french: bool = True   # English questions: answer in French from the French quote, then translate
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
@@ -142,6 +143,7 @@ RANGES: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "lang": ("auto", "fr", "en"),
     "default_lang": ("fr", "en"),
+    "ui_lang": ("auto", "fr", "en"),
     "llm_backend": tuple(BACKENDS),
 }
 

@@ -263,7 +263,7 @@ def no_server(monkeypatch):
 
     launched: list[dict] = []
     monkeypatch.setattr(app, "_check_port", lambda host, port: None)    # another program may hold 7860 here
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append({**kw, "page": self}))
     monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
     return launched
 

@@ -225,8 +225,9 @@ def test_question_is_shown_at_once_with_a_waiting_status():
 
 
 def test_new_conversation_clears_everything():
-    chat, status, sources, history, box, pending, answers, markdown = handlers.new_conversation("en")
+    chat, status, sources, history, box, pending, answers, markdown, turn = handlers.new_conversation("en")
     assert chat == [] and history == [] and box == "" and pending == "" and answers == {} and markdown == ""
+    assert turn is None
     assert "will appear here" in sources and status == render.status_html()
 
 
@@ -255,14 +256,32 @@ def test_ui_language_is_the_setting_else_the_browsers(setting, browser, ui):
 
 
 def test_one_interface_language_whatever_the_answer_language(make_pipeline):
-    # An English answer does not switch the sources panel to English under a French page.
+    # The answer follows the question; the page (status, sources panel) stays in its own language.
     pipe = make_pipeline("In total, 91 companies joined the Zhejiang metaverse association.")
     question = "How many companies joined the Zhejiang metaverse association?"
-    last = run(pipe, question=question, lang="auto")[-1]
+    steps = run(pipe, question=question, lang="fr")
+    last = steps[-1]
+    assert "91 companies" in text_of(bot(last))
     assert "Répondu en" in last[1] and "Sources citées" in last[2] and "Voir l'article entier" in text_of(last[2])
-    chat, *_ = handlers.add_question(question, [], "auto", "en-US")
-    last = list(handlers.answer_turn(pipe, question, chat, [], "auto", "en-US"))[-1]
+    statuses = [text_of(s[1]) for s in steps]
+    for french in ("Recherche dans les articles…", "Rédaction…", "Vérification…"):
+        assert any(french in s for s in statuses), (french, statuses)
+    assert any(re.search(r"Lecture de \d+ passage\(s\)…", s) for s in statuses)
+    assert not any(re.search(r"Searching|Reading|Writing|Checking", s) for s in statuses)
+    status, sources = handlers.redraw(pipe, last[6], "en")            # the page's switch: the same answer
+    assert "Answered in" in status and "Cited sources" in sources and "Open the whole article" in sources
+    assert text_of(bot(last)) == text_of(bot(run(pipe, question=question, lang="en")[-1]))
+    last = run(pipe, question=question, lang="en")[-1]
     assert "Answered in" in last[1] and "Cited sources" in last[2] and "Open the whole article" in last[2]
+    assert handlers.redraw(pipe, None, "fr") == (gr.skip(), gr.skip())
+
+
+def test_waits_show_the_seconds_elapsed(pipe):
+    steps = run(pipe)
+    busy = [s[1] for s in steps if "busy" in s[1]]
+    clocks = [float(m) for s in busy for m in re.findall(r'class="elapsed" data-since="(\d+\.\d)"', s)]
+    assert len(clocks) == len(busy) and clocks == sorted(clocks)
+    assert 'class="elapsed"' not in steps[-1][1]            # the final line gives the total instead
 
 
 # ---- serve -----------------------------------------------------------------------------------
@@ -329,10 +348,11 @@ def test_serve_checks_the_port_before_loading_the_models(launches, fake_models):
 
 
 @pytest.mark.parametrize("lang, title, radio", [("en", "Questions about the articles", "en"),
-                                                ("auto", "Questions sur les articles", "auto")])
+                                                ("auto", "Questions sur les articles", "fr")])
 def test_page_opens_in_the_configured_language(make_pipeline, lang, title, radio):
-    """The page a browser loads (Gradio's /config): header and language choice from RAG_LANG."""
-    config = page_config(make_pipeline(lang=lang))
+    """The page a browser loads (Gradio's /config): header and language switch from RAG_UI_LANG
+    (under auto, the browser's Accept-Language relabels the page once it loads)."""
+    config = page_config(make_pipeline(ui_lang=lang))
     values = [c.get("props", {}).get("value") for c in config["components"]]
     assert any(isinstance(v, str) and v.startswith(f"## {title}") for v in values)
     radios = [c["props"]["value"] for c in config["components"] if c.get("type") == "radio"]

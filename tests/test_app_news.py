@@ -20,9 +20,9 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 
 
-def run(pipe, question="Combien d'entreprises ?", lang="fr", browser="", **kw):
-    chat, *_ = handlers.add_question(question, [], lang, browser)
-    return list(handlers.answer_turn(pipe, question, chat, [], lang, browser, **kw))
+def run(pipe, question="Combien d'entreprises ?", ui="fr", **kw):
+    chat, *_ = handlers.add_question(question, [], ui)
+    return list(handlers.answer_turn(pipe, question, chat, [], ui, **kw))
 
 
 ZHEJIANG = "000_00be9f381121e8cb.txt"
@@ -49,9 +49,10 @@ def test_sources_show_title_date_source_page_and_copies(pipe, corpus):
     assert html.escape(title[:60]) in sources                   # the article's title
 
 
-def test_undated_sources_say_so_in_the_interface_language(pipe):
-    assert "date unknown" in run(pipe, QUESTION, lang="en")[-1][2]
-    assert "date inconnue" in run(pipe, QUESTION, lang="fr")[-1][2]
+def test_what_is_unknown_of_a_source_is_left_out(pipe):
+    pipe.store.describe = lambda doc_id, start=None: {"title": "x", "date": "", "source": ""}
+    sources = run(pipe, QUESTION, ui="en")[-1][2]
+    assert 'class="src-card cited"' in sources and "src-meta" not in sources and "src-date" not in sources
 
 
 def test_questions_can_be_restricted_to_articles(pipe):
@@ -87,12 +88,23 @@ def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(pipe):
 
 
 def test_every_label_follows_the_one_interface_language():
-    french = handlers.relabel("fr", render.empty_sources("en"))
-    english = handlers.relabel("en", render.empty_sources("fr"))
-    assert len(french) == len(strings.LABELS) + 1
+    examples = strings.examples_for({"000_00be9f381121e8cb.txt", "001_eff1faf9964d099f.txt"})
+    french = handlers.relabel("fr", render.empty_sources("en"), examples)
+    english = handlers.relabel("en", render.empty_sources("fr"), examples)
+    assert len(french) == len(strings.LABELS) + 1 + handlers.EXAMPLE_SLOTS + 1
     same = {name for (name, _), fr, en in zip(strings.LABELS, french, english) if fr == en}
     assert same <= {"chat", "corpus"}, "labels that do not change language"      # "Conversation", "Articles"
-    assert handlers.relabel("auto", "", "en-US") == handlers.relabel("en", "")
+    assert handlers.relabel("auto", "") == handlers.relabel("fr", "")
+    slots = english[len(strings.LABELS) + 1:-1]
+    assert [s.get("value") for s in slots if s["visible"]] == examples["en"] and examples["en"]
+    assert all(not s["visible"] for s in slots[len(examples["en"]):])
+    assert [s.get("value") for s in french[len(strings.LABELS) + 1:-1] if s["visible"]] == examples["fr"]
+
+
+def test_examples_are_offered_only_for_articles_in_the_index():
+    assert strings.examples_for(set()) == {"fr": [], "en": []}
+    hidden = handlers.relabel("fr", "", strings.examples_for({"news/other.txt"}))
+    assert hidden[len(strings.LABELS)] == gr.update(visible=False)     # the examples' heading too
 
 
 # ---- a real pipeline (fake models) over a temporary corpus ------------------------------------------
@@ -152,10 +164,11 @@ def test_likes_and_comments_are_stored_with_question_answer_sources_and_settings
     answers = steps[-1][4]
     index = next(iter(answers))
     like = gr.LikeData(None, {"index": int(index), "value": "x", "liked": False})
-    note, last = handlers.rate(live, answers, like, "fr")
-    assert "avis enregistré (👎)" in note and last == {"index": index, "liked": False}
-    note, box = handlers.send_comment(live, answers, last, "  Il y a 91 entreprises.  ", "fr")
-    assert "Commentaire enregistré" in note and box == ""
+    note, last, box, offer = handlers.rate(live, answers, like, "fr")
+    assert "Qu&#x27;est-ce qui ne va pas" in note and last == {"index": index, "liked": False}
+    assert box["visible"] and not offer["visible"], "a 👎 opens the comment box at once"
+    note, text, box, offer = handlers.send_comment(live, answers, last, "  Il y a 91 entreprises.  ", "fr")
+    assert "Commentaire enregistré" in note and text == "" and not box["visible"], "saved: the box closes"
     stored = [json.loads(x) for x in (live.settings.index / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [s["liked"] for s in stored] == [False, False] and stored[1]["comment"] == "Il y a 91 entreprises."
     entry = stored[1]
@@ -164,8 +177,11 @@ def test_likes_and_comments_are_stored_with_question_answer_sources_and_settings
     assert entry["settings"]["top_k"] == "5" and entry["settings"]["min_score"] == "0.0"
     cases, _ = feedback.to_eval_cases(stored)
     assert cases[0]["answer"] == "Il y a 91 entreprises." and cases[0]["must_match"] == ["91"]
+    note, last, box, offer = handlers.rate(live, answers, gr.LikeData(None, {"index": int(index), "value": "x",
+                                                                            "liked": True}), "fr")
+    assert "avis enregistré (👍)" in note and not box["visible"] and offer["visible"], "a 👍 offers a comment"
     assert handlers.rate(live, answers, gr.LikeData(None, {"index": 99, "value": "", "liked": True}), "fr") == \
-        (gr.skip(), gr.skip())
+        (gr.skip(),) * 4
     assert "Notez d&#x27;abord" in handlers.send_comment(live, answers, None, "x", "fr")[0]
 
 

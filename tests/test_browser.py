@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -169,7 +170,9 @@ def test_upload_restrict_to_an_article_and_rate_the_answer(server, browser):
 
     upload = SERVER["tmp"] / "ningbo.html"
     upload.write_text(HTML, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US",
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
     page.goto(server)
     page.wait_for_selector("#question textarea")
     page.wait_for_function("() => document.querySelector('#send').innerText.trim() === 'Send'")
@@ -196,16 +199,160 @@ def test_upload_restrict_to_an_article_and_rate_the_answer(server, browser):
     for i in range(cards.count()):
         text = cards.nth(i).inner_text()
         assert "uploads/ningbo.html" in text and "2024-01-15 · Le Courrier du Port" in text
-    markdown = page.input_value("#markdown textarea")
+    page.click("#copy-md")                                          # "copy as Markdown": a button, no text area
+    page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('copied as Markdown')")
+    markdown = page.evaluate("navigator.clipboard.readText()")
     assert "**Sources**" in markdown and "Ningbo bat son record de conteneurs — 2024-01-15" in markdown
 
+    assert page.locator("#comment-box").count() == 0 or not page.locator("#comment-box").is_visible()
     page.locator('#chat button[aria-label="Dislike"]').last.click()
-    page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('rating saved')")
+    page.wait_for_selector("#comment textarea", state="visible")    # a 👎 opens the comment box
+    assert "What is wrong?" in page.inner_text("#feedback-note")
     page.fill("#comment textarea", "35 million containers in 2023")
     page.click("#send-comment")
     page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('Comment saved')")
+    page.wait_for_selector("#comment textarea", state="hidden")     # and closes once saved
     stored = [json.loads(line) for line in (SERVER["index"] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [e["liked"] for e in stored] == [False, False] and stored[-1]["comment"] == "35 million containers in 2023"
     assert stored[-1]["question"] == "How many containers did the port handle?"
     assert stored[-1]["scope"]["docs"] == ["uploads/ningbo.html"]
+    context.close()
+
+
+# ---- one language on screen (issue 23) ---------------------------------------------------------
+# The page's own words, and the articles' words the page quotes (left out of the walk: an English
+# page shows French articles as they are).
+QUOTED = "#chat [data-testid=bot], #chat [data-testid=user], #sources .src-text, #sources .src-title, #sources .article-text, #sources .src-doc, " \
+         "#sources .banner p, #corpus-table, #restrict, #status q"
+PAGE_TEXT_JS = """(skip) => {
+  const out = [];
+  const walk = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) { if (node.textContent.trim()) out.push(node.textContent.trim()); return; }
+    if (node.nodeType !== Node.ELEMENT_NODE || node.matches(skip) || ['SCRIPT', 'STYLE'].includes(node.tagName)) return;
+    for (const a of ['placeholder', 'aria-label', 'title']) if (node.getAttribute(a)) out.push(node.getAttribute(a));
+    if (node.tagName === 'BUTTON' || node.tagName === 'INPUT') out.push(node.value || '');
+    node.childNodes.forEach(walk);
+  };
+  walk(document.querySelector('.gradio-container'));
+  return out.join('\\n');
+}"""
+STATUSES_JS = """() => {
+  window.__statuses = [];
+  new MutationObserver(() => {
+    const line = document.querySelector('#status .line');
+    const text = line ? line.innerText.trim() : '';
+    if (text && window.__statuses[window.__statuses.length - 1] !== text) window.__statuses.push(text);
+  }).observe(document.querySelector('#status'), {childList: true, subtree: true, characterData: true});
+}"""
+WALK = {
+    "fr": {"locale": "fr-FR", "answer": ("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?",
+                                         "91"),
+           "refusal": "Quel est le prix d'un billet de train entre Paris et Lyon ?",
+           "comment": "Il manque la date de création de l'association.",
+           "dislike": "Je n'aime pas"},       # Gradio's own words follow the browser's language
+    "en": {"locale": "en-US", "answer": ("How many companies joined the Zhejiang metaverse association?", "91"),
+           "refusal": "What does a train ticket from Paris to Lyon cost?",
+           "comment": "The answer should say when the association was founded.", "dislike": "Dislike"},
+}
+
+
+def other_language_strings(lang: str) -> set[str]:
+    """The other table's words that this one never uses: the parts of its strings around each
+    ``{placeholder}``, at least 4 characters long."""
+    from rag.web.strings import UI
+
+    other = "en" if lang == "fr" else "fr"
+
+    def pieces(table):
+        values = [v for v in table.values() if isinstance(v, str)] + [c for v in table.values()
+                                                                     if isinstance(v, list) for c in v]
+        return {p.strip(" :.…()") for v in values for p in re.split(r"\{[^}]*\}", v)}
+
+    mine = " ".join(pieces(UI[lang]))
+    return {p for p in pieces(UI[other]) if len(p) >= 4 and p not in mine}
+
+
+def assert_one_language(page, lang: str, moment: str) -> None:
+    text = page.evaluate(PAGE_TEXT_JS, QUOTED)
+    found = sorted(p for p in other_language_strings(lang) if p in text)
+    assert not found, f"{moment}: strings of the other language on a {lang} page: {found}"
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_page_speaks_one_language(server, browser, lang):
+    """First screen, an answer, a 👎 with its comment and a refusal, all in the browser's language
+    (its Accept-Language); a screenshot of each for docs/."""
+    from rag.web.strings import EXAMPLES, UI
+
+    t, walk = UI[lang], WALK[lang]
+    shots = ARTIFACTS / "screens"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale=walk["locale"])
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_selector("#send")
+    page.wait_for_function(f"() => document.querySelector('#send').innerText.trim() === {json.dumps(t['send'])}")
+    page.wait_for_function("() => document.querySelectorAll('.examples button').length > 0")
+    assert t["title"] in page.inner_text(".gradio-container")
+    examples = [b.inner_text().strip() for b in page.locator(".examples button").all()]
+    assert examples == [q for q, _ in EXAMPLES[lang]], "the examples in the page's language"
+    assert_one_language(page, lang, "first screen")
+    page.screenshot(path=str(shots / f"{lang}-1-first-screen.png"))
+
+    question, expected = walk["answer"]
+    page.evaluate(STATUSES_JS)
+    page.fill("#question textarea", question)
+    page.click("#send")
+    page.wait_for_selector("#status .rag-status.done", timeout=ANSWER_TIMEOUT)
+    statuses = page.evaluate("window.__statuses")
+    assert any(s.startswith(t["writing"]) for s in statuses), statuses
+    assert any(s.startswith(t["reading"].split("{")[0]) for s in statuses), statuses
+    assert any(re.search(r"\d+\.\d s$", s) for s in statuses), f"no elapsed time: {statuses}"
+    assert expected in page.locator('#chat [data-testid="bot"]').last.inner_text()
+    assert page.locator("#chat a.cite").first.inner_text() == "[1]"
+    assert page.is_visible("#copy-md") and page.locator("#markdown textarea").count() in (0, 1)
+    assert_one_language(page, lang, "answer")
+    page.screenshot(path=str(shots / f"{lang}-2-answer.png"))
+
+    page.locator(f'#chat button[aria-label="{walk["dislike"]}"]').last.click()
+    page.wait_for_selector("#comment textarea", state="visible")
+    page.fill("#comment textarea", walk["comment"])
+    assert_one_language(page, lang, "dislike")
+    page.screenshot(path=str(shots / f"{lang}-3-dislike-comment.png"))
+    page.click("#send-comment")
+    page.wait_for_selector("#comment textarea", state="hidden")
+    assert t["comment_saved"] in page.inner_text("#feedback-note")
+
+    page.fill("#question textarea", walk["refusal"])
+    page.click("#send")
+    page.wait_for_selector("#status .rag-status.refused", timeout=ANSWER_TIMEOUT)
+    assert t["refused"] in page.inner_text("#sources")
+    assert_one_language(page, lang, "refusal")
+    page.screenshot(path=str(shots / f"{lang}-4-refusal.png"))
+
+    page.click("#ui-lang label:nth-of-type(2)" if lang == "fr" else "#ui-lang label:nth-of-type(1)")
+    other = "en" if lang == "fr" else "fr"
+    page.wait_for_function(f"() => document.querySelector('#send').innerText.trim() === "
+                           f"{json.dumps(UI[other]['send'])}")
+    assert_one_language(page, other, "after the switch")
+    context.close()
+
+
+def test_stop_stops_the_answer_at_once(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page.goto(server)
+    page.wait_for_selector("#question textarea")
+    page.fill("#question textarea", "Why did Zhejiang set up a metaverse industry association, and what does it plan?")
+    page.click("#send")
+    page.wait_for_function("() => /\\w/.test((document.querySelector('#chat [data-testid=\"bot\"]') || "
+                           "{innerText: ''}).innerText)", timeout=ANSWER_TIMEOUT)
+    t0 = time.monotonic()
+    page.click("#stop")
+    page.wait_for_selector("#status .rag-status.stopped", timeout=5000)
+    stopped_after = time.monotonic() - t0
+    bot = page.locator('#chat [data-testid="bot"]').last
+    text = bot.inner_text()
+    page.wait_for_timeout(2500)
+    assert bot.inner_text() == text, "nothing more is written after Stop"
+    assert "(stopped)" in text and stopped_after < 2, stopped_after
     page.close()

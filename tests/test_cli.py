@@ -110,6 +110,13 @@ def test_serve_opens_the_chat_on_this_machine_only(rag, user, no_server):
     assert Store.load(user.parent / "project" / ".rag").docs, "the index of seeds/ was built on first use"
 
 
+def test_serve_in_one_page_language(rag, no_server):
+    result = rag("rag serve --ui-lang en")
+    assert result.exit_code == 0, result.stderr
+    words = [b.value for b in no_server[0]["page"].blocks.values() if type(b).__name__ == "Button"]
+    assert "Send" in words and "Envoyer" not in words
+
+
 def test_options_before_and_after_the_command_mean_the_same(rag, user, fake_models, no_server):
     before = rag("rag --corpus ~/my-articles serve --index ~/my-articles/.rag")
     after = rag("rag serve --corpus ~/my-articles --index ~/my-articles/.rag")

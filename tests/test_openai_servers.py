@@ -219,3 +219,34 @@ def test_the_web_chat_warms_up_on_a_server_without_token_probabilities(through):
     pipe.warm_up()
     assert pipe.generator.capabilities.probabilities is False
     assert server.requests[-1][0] == "/v1/completions" and server.requests[-1][1]["stream"]
+
+
+def test_vocabularies_load_one_at_a_time_and_leave_the_output_alone(monkeypatch, tmp_path):
+    """llama-cpp-python points stdout and stderr at /dev/null while it loads, then back: two loads
+    at once would leave them there (a bench's results went missing so)."""
+    import os
+    import time
+
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    active, most = [0], [0]
+
+    class SlowVocabulary:
+        metadata = {"tokenizer.chat_template": CHATML}
+
+        def __init__(self, **kwargs):
+            with suppress_stdout_stderr(disable=False):     # as Llama(verbose=False) does
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+                time.sleep(0.1)
+                active[0] -= 1
+
+    monkeypatch.setattr(llama_cpp, "Llama", SlowVocabulary)
+    stdout = os.readlink("/proc/self/fd/1")
+    threads = [threading.Thread(target=ChatFormat.from_gguf, args=(tmp_path / "model.gguf",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and os.readlink("/proc/self/fd/1") == stdout

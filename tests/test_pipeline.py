@@ -7,7 +7,7 @@ import pytest
 
 from rag.pipeline import Done, Restart, Retrieved, Status, Token
 
-from conftest import sentence_with
+from conftest import FakeGenerator, sentence_with
 
 Q = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
@@ -284,3 +284,27 @@ def test_the_protocol_before_the_answer_is_left_out(make_pipeline):
     assert not answer.refused, answer.reason
     assert "".join(e.text for e in events if isinstance(e, Token)) == "91 entreprises ont rejoint l'association."
     assert answer.answer == f"91 entreprises ont rejoint l'association [{answer.citations[0]['n']}]."
+
+
+def test_users_asking_at_once_on_a_cold_pipeline_share_one_model(make_pipeline, monkeypatch):
+    """A server's first questions arrive together: one model is loaded, not one per user."""
+    import threading
+    import time
+
+    made = []
+
+    def slow_generator(settings):
+        time.sleep(0.2)                 # a model takes a while to load: the others arrive meanwhile
+        made.append(FakeGenerator("91 entreprises."))
+        return made[-1]
+
+    monkeypatch.setattr("rag.pipeline.parts.generator", slow_generator)
+    pipe = make_pipeline()
+    pipe._generator = None
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(pipe.generator)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and all(g is made[0] for g in seen)

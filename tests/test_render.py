@@ -183,11 +183,18 @@ def test_two_cited_sentences_in_one_card_are_both_found_by_their_number():
 
 
 def test_a_refusal_shows_why_and_the_closest_passages():
-    answer = SimpleNamespace(refused=True, answer="Les articles ne donnent pas <ce> chiffre.", citations=[])
+    answer = SimpleNamespace(refused=True, answer="Les articles ne donnent pas <ce> chiffre.", citations=[], lang="fr")
     panel = render.sources_html(answer, [evidence(1, SPAN)], DOCS, "fr", describe)
     assert text_of(panel).startswith("🚫 Les articles ne le disent pasLes articles ne donnent pas <ce> chiffre.")
     assert "Passages les plus proches (aucun ne répond)" in text_of(panel) and 'class="src-card other"' in panel
     assert "<mark" not in panel.split('<details class="article">')[0]
+
+
+def test_a_refusal_in_the_other_language_keeps_the_panel_in_the_pages():
+    answer = SimpleNamespace(refused=True, answer="The articles don't say: no passage mentions 12.", citations=[],
+                             lang="en")
+    panel = text_of(render.sources_html(answer, [evidence(1, SPAN)], DOCS, "fr", describe))
+    assert panel.startswith("🚫 Les articles ne le disent pasPassages les plus proches") and "don't" not in panel
 
 
 def test_markdown_copy_holds_the_answer_and_its_dated_sources():

@@ -102,6 +102,7 @@ TEXT = {
         "too_long": "Votre question est trop longue ({n} caractères) : limitez-la à {max} caractères.",
         "searching": "Recherche dans les articles…",
         "reading": "Lecture de {n} passage(s)…",
+        "writing": "Rédaction de la réponse…",
         "rewriting": "Reformulation de la question de suivi…",
     },
     "en": {
@@ -137,6 +138,7 @@ TEXT = {
         "too_long": "Your question is too long ({n} characters): keep it under {max} characters.",
         "searching": "Searching the articles…",
         "reading": "Reading {n} passage(s)…",
+        "writing": "Writing the answer…",
         "rewriting": "Rewriting the follow-up question…",
     },
 }

@@ -29,6 +29,11 @@ def render(template: str, messages: list[Message], prefix: str = "") -> str:
     return Jinja2ChatFormatter(template=template, eos_token="", bos_token="")(messages=messages).prompt + prefix
 
 
+# llama-cpp-python points the process's stdout and stderr at /dev/null while it loads a model and
+# then back: two loads at once in two threads leave them at /dev/null for good. Every load holds this.
+LOADING = threading.Lock()
+
+
 class ChatFormat:
     """A chat template and, when known, the tokenizer that counts prompt tokens exactly."""
 
@@ -46,7 +51,7 @@ class ChatFormat:
             raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
         try:
             # llama.cpp warns on stderr about the context a vocabulary has no use for.
-            with suppress_stdout_stderr(disable=False):
+            with LOADING, suppress_stdout_stderr(disable=False):
                 vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
         except (ValueError, RuntimeError, OSError) as e:
             raise RagError(f"cannot read the vocabulary of '{path}' ({str(e).splitlines()[0][:120]})") from None

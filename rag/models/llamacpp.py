@@ -98,7 +98,7 @@ class LlamaCppGenerator(Generator):
                 except ImportError:
                     raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
                 try:
-                    with _model_params(use_extra_bufts=self.extra_buffers):
+                    with chatformat.LOADING, _model_params(use_extra_bufts=self.extra_buffers):
                         self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
                                           n_threads_batch=self.threads, verbose=False)
                 except (ValueError, RuntimeError, OSError) as e:

@@ -3,7 +3,7 @@ and the web chat consume::
 
     pipe = Pipeline(Settings.load())
     for event in pipe.ask_stream("Combien d'entreprises ont rejoint l'association ?"):
-        ...   # Status, Retrieved, Token..., Status("checking"), then Done(answer)
+        ...   # Status (searching), Retrieved, Status (reading, writing), Token…, Status (checking), Done
 
 Each part of the question (one, or two for "X and Y?" questions) is answered cite-first:
 the model reads lettered sentences and its reply is forced to start with ``Source:``;
@@ -74,25 +74,29 @@ class Pipeline:
         self._store = store
         self._gate = gate_model
         self._store_lock = threading.Lock()
+        # Users asking at once on a cold pipeline (a server's first questions) must share one model:
+        # two loads would hold two copies, and llama-cpp-python's loads swap the process's stdout.
+        self._parts_lock = threading.Lock()
 
     # ---- lazily loaded parts ---------------------------------------------------------------
+    def _part(self, name: str, make):
+        if getattr(self, name) is None:
+            with self._parts_lock:
+                if getattr(self, name) is None:
+                    setattr(self, name, make(self.settings))
+        return getattr(self, name)
+
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = factory.embedder(self.settings)
-        return self._embedder
+        return self._part("_embedder", factory.embedder)
 
     @property
     def generator(self) -> Generator:
-        if self._generator is None:
-            self._generator = factory.generator(self.settings)
-        return self._generator
+        return self._part("_generator", factory.generator)
 
     @property
     def gate_model(self) -> gate.GateModel:
-        if self._gate is None:
-            self._gate = factory.gate_model(self.settings)
-        return self._gate
+        return self._part("_gate", factory.gate_model)
 
     @property
     def store(self) -> Store:
@@ -174,15 +178,17 @@ class Pipeline:
 
         query = question
         if followup.needs_rewrite(question, history):
-            yield Status(text["rewriting"])
+            yield Status(text["rewriting"], "rewriting")
             query = followup.standalone(self.generator, question, history)
-        yield Status(text["searching"])
+        yield Status(text["searching"], "searching")
         split = multipart.split(query) if s.split_questions else multipart.Split([query])
         parts = self._retrieve(split.parts, query, scope)
         evidence = [dataclasses.replace(e, n=e.n + p.offset) for p in parts for e in p.evidence]
         passages = list({p["passage_id"]: p for part in parts for p in part.passages}.values())
         timings["retrieve_s"] = round(time.perf_counter() - t0, 3)
         yield Retrieved(query, out_lang, passages, evidence, timings["retrieve_s"])
+        if evidence:
+            yield Status(text["reading"].format(n=len(evidence)), "reading", len(evidence))
 
         results: list[PartAnswer] = []
         for part in parts:
@@ -227,12 +233,13 @@ class Pipeline:
         titles = {e.doc: self.store.docs[e.doc].title for e in part.evidence if e.doc in self.store.docs}
         choice = steps.choose(self.generator, answer_messages(part.question, part.evidence, titles, lang),
                               part.evidence, self.gate_model.source_weight)
+        yield Status(TEXT[lang]["writing"], "writing")
         draft = yield from self._draft(part, choice, titles, lang, lead)
         if draft.protocol:
             return compose.compose(draft.protocol, [], "protocol", lang,
                                    f"protocol: the reply was only its format, {draft.protocol!r}",
                                    prompt_tokens=draft.prompt_tokens)
-        yield Status(TEXT[lang]["checking"])
+        yield Status(TEXT[lang]["checking"], "checking")
         checked = steps.check(self.generator, part, choice, draft, lang, self.gate_model if s.gate else None)
         decision = checked.decision
         return compose.compose(draft.text, checked.numbers(part.offset), None if decision.answer else decision.failed,

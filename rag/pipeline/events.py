@@ -32,7 +32,11 @@ class Answer:
 
 @dataclass
 class Status:
+    """What the pipeline is doing, in the answer's language (``text``); ``stage`` names it for a
+    page in another language: rewriting, searching, reading (``count`` sentences), writing, checking."""
     text: str
+    stage: str = ""
+    count: int = 0
 
 
 @dataclass

@@ -10,6 +10,7 @@ Imports the pipeline, ``rag.evaluation`` (readers' feedback), ``rag.ingest`` (up
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Iterator
@@ -24,17 +25,18 @@ from rag.web.render import (CURSOR, answer_markdown, copy_markdown, corpus_choic
 from rag.web.strings import LABELS, UI, ui_lang
 
 _MARKDOWN = {"header": header, "examples_title": examples_title}     # LABELS' None entries
+EXAMPLE_SLOTS = 3           # example buttons on the page (strings.EXAMPLES: at most 3 per language)
 
 
 # ---- a conversation ---------------------------------------------------------------------------
-def add_question(question: str, chat: list, lang: str, browser: str = ""):
+def add_question(question: str, chat: list, ui: str):
     """Show the question at once (the answer may wait in the queue): → chat, textbox, status, pending."""
     question = " ".join(str(question or "").split())
     if not question:
         return chat, "", gr.skip(), ""
-    ui = ui_lang(lang, browser)
+    ui = ui_lang(ui)
     chat = list(chat or []) + [{"role": "user", "content": md_text(question)}]
-    return chat, "", status_html(UI[ui]["waiting"], ui, busy=True), question
+    return chat, "", status_html(UI[ui]["waiting"], ui, busy=True, elapsed=0.0), question
 
 
 def make_scope(picked, date_from: str, date_to: str, ui: str):
@@ -47,13 +49,16 @@ def make_scope(picked, date_from: str, date_to: str, ui: str):
         raise RagError(UI[ui]["bad_date"].format(value=e.value)) from None
 
 
-def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, browser: str = "",
+def answer_turn(pipeline, question: str, chat: list, history: list, ui: str,
                 picked=None, date_from: str = "", date_to: str = "", answers: dict | None = None) -> Iterator[tuple]:
-    """Consume ``ask_stream``; yield (chat, status, sources, history, answers, markdown) as the answer grows.
-    ``answers`` maps the chat index of each final answer to its JSON (for 👍/👎)."""
+    """Consume ``ask_stream``; yield (chat, status, sources, history, answers, markdown, turn) as the
+    answer grows. The answer follows the question's language (or the answer-language setting), the
+    page stays in ``ui``. ``answers`` maps the chat index of each final answer to its JSON (for 👍/👎);
+    ``turn`` is what the last answer's status line and sources panel are drawn from (``redraw``)."""
     if not question:
         return
-    ui = ui_lang(lang, browser)
+    t0 = time.perf_counter()
+    ui = ui_lang(ui)
     t = UI[ui]
     chat = list(chat or [])
     answers = dict(answers or {})
@@ -67,15 +72,17 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
                 chat[-1] = message
             elif content:
                 chat.append(message)
-        return list(chat), status_html(status, ui, query, busy, kind), sources, history, answers, markdown
+        return (list(chat), status_html(status, ui, query, busy, kind, time.perf_counter() - t0), sources, history,
+                answers, markdown, gr.skip())
 
     stream = None
     try:
         scope = make_scope(picked, date_from, date_to, ui)
-        stream = pipeline.ask_stream(question, history=list(history or []), lang=lang, scope=scope)
+        stream = pipeline.ask_stream(question, history=list(history or []), scope=scope)
         for event in stream:
             if isinstance(event, Status):
-                status = " ".join(x for x in [event.text, scope_note(scope, ui)] if x)
+                said = t[event.stage].format(n=event.count) if event.stage in t else event.text
+                status = " ".join(x for x in [said, scope_note(scope, ui)] if x)
                 yield out()
             elif isinstance(event, Retrieved):
                 evidence = list(event.evidence)
@@ -95,9 +102,8 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
                 yield out()
             elif isinstance(event, Done):
                 a = event.answer
-                timing = {"total": a.timings.get("total_s") or 0.0, "retrieve": a.timings.get("retrieve_s") or 0.0}
-                status = " ".join(x for x in [(t["no_answer"] if a.refused else t["answered"]).format(**timing),
-                                              scope_note(scope, ui)] if x)
+                turn = {"answer": a, "evidence": evidence, "scope": scope, "query": query}
+                status = _final_status(turn, ui)
                 sources = sources_html(a, evidence, docs, ui, describe)
                 history = list(history or []) + [{"role": "user", "content": question},
                                                  {"role": "assistant", "content": a.answer}]
@@ -106,7 +112,7 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
                 markdown = copy_markdown(a, ui)
                 result = out(content, busy=False, kind="refused" if a.refused else "done")
                 answers[str(len(chat) - 1)] = {**a.to_json(), "scope": _scope_dict(scope)}
-                yield result[:4] + (answers, markdown)
+                yield result[:4] + (answers, markdown, turn)
                 return
     except RagError as e:
         status = t["error"]
@@ -120,15 +126,33 @@ def answer_turn(pipeline, question: str, chat: list, history: list, lang: str, b
             stream.close()      # releases the pipeline's lock at once when the user presses Stop
 
 
+def _final_status(turn: dict, ui: str) -> str:
+    a, t = turn["answer"], UI[ui]
+    timing = {"total": a.timings.get("total_s") or 0.0, "retrieve": a.timings.get("retrieve_s") or 0.0}
+    return " ".join(x for x in [(t["no_answer"] if a.refused else t["answered"]).format(**timing),
+                                scope_note(turn["scope"], ui)] if x)
+
+
+def redraw(pipeline, turn: dict | None, ui: str):
+    """The last answer's status line and sources panel again, in the page's language ``ui`` (the
+    language switch); → status, sources (skipped before any answer)."""
+    if not turn:
+        return gr.skip(), gr.skip()
+    ui = ui_lang(ui)
+    a, store = turn["answer"], pipeline.store
+    return (status_html(_final_status(turn, ui), ui, turn["query"], kind="refused" if a.refused else "done"),
+            sources_html(a, turn["evidence"], store.docs, ui, store.describe))
+
+
 def _scope_dict(scope) -> dict:
     if scope is None:
         return {}
     return {"docs": sorted(scope.docs) if scope.docs is not None else None, "start": scope.start, "end": scope.end}
 
 
-def stop_turn(chat: list, lang: str, browser: str = ""):
+def stop_turn(chat: list, ui: str):
     """After Stop: the partial answer loses its cursor and says it was stopped."""
-    ui = ui_lang(lang, browser)
+    ui = ui_lang(ui)
     t = UI[ui]
     chat = list(chat or [])
     if chat and chat[-1].get("role") == "assistant":
@@ -140,19 +164,25 @@ def stop_turn(chat: list, lang: str, browser: str = ""):
     return chat, status_html(t["stopped"], ui, kind="stopped")
 
 
-def new_conversation(lang: str, browser: str = ""):
-    """→ chat, status, sources, history, textbox, pending, answers, markdown."""
-    return [], status_html(), empty_sources(ui_lang(lang, browser)), [], "", "", {}, ""
+def new_conversation(ui: str):
+    """→ chat, status, sources, history, textbox, pending, answers, markdown, turn."""
+    return [], status_html(), empty_sources(ui_lang(ui)), [], "", "", {}, "", None
 
 
-def relabel(lang: str, sources: str, browser: str = ""):
-    """Every label in the interface language (LABELS order), then the sources panel if still empty."""
-    ui = ui_lang(lang, browser)
+def relabel(ui: str, sources: str, examples: dict | None = None):
+    """Every label in the interface language (LABELS order), the example buttons (``examples[ui]``,
+    a button each, the spare ones hidden: ``EXAMPLE_SLOTS``), then the sources panel if still empty."""
+    ui = ui_lang(ui)
     t = UI[ui]
     if sources in (empty_sources("fr"), empty_sources("en")):
         sources = empty_sources(ui)
+    shown = (examples or {}).get(ui, [])
     return (*[_MARKDOWN[name](t) if props is None else gr.update(**{p: t[key] for p, key in props.items()})
-              for name, props in LABELS], sources)
+              for name, props in LABELS],
+            gr.update(visible=bool(shown)),
+            *[gr.update(value=shown[i], visible=True) if i < len(shown) else gr.update(visible=False)
+              for i in range(EXAMPLE_SLOTS)],
+            sources)
 
 
 # ---- the corpus panel ------------------------------------------------------------------------
@@ -164,11 +194,11 @@ def show_corpus(pipeline, query: str = "", picked=None):
             gr.update(choices=corpus_choices(rows), value=[p for p in (picked or []) if p in ids]))
 
 
-def upload_articles(pipeline, files, lang: str, browser: str = "", picked=None, progress=None):
+def upload_articles(pipeline, files, ui: str, picked=None, progress=None):
     """Check, save and index uploaded files; → note, rows, table, restrict dropdown."""
     from rag.ingest import uploads
 
-    t = UI[ui_lang(lang, browser)]
+    t = UI[ui_lang(ui)]
     pairs = [(Path(str(getattr(f, "name", f))), Path(str(getattr(f, "name", f))).name) for f in files or []]
     if pipeline.settings.corpus is None:     # a shared PostgreSQL archive opened without --corpus
         return (note_html([t["no_upload_folder"]], "error"), *show_corpus(pipeline, "", picked))
@@ -193,9 +223,9 @@ def upload_articles(pipeline, files, lang: str, browser: str = "", picked=None, 
     return (note_html(lines, kind), *show_corpus(pipeline, "", picked))
 
 
-def remove_chosen(pipeline, picked, lang: str, browser: str = ""):
+def remove_chosen(pipeline, picked, ui: str):
     """Keep the chosen articles (and their copies) out of the index; → note, rows, table, dropdown."""
-    t = UI[ui_lang(lang, browser)]
+    t = UI[ui_lang(ui)]
     if not picked:
         return (note_html([t["remove_none"]], "error"), *show_corpus(pipeline))
     try:
@@ -207,30 +237,33 @@ def remove_chosen(pipeline, picked, lang: str, browser: str = ""):
 
 
 # ---- feedback --------------------------------------------------------------------------------
-def rate(pipeline, answers: dict, data: gr.LikeData, lang: str, browser: str = ""):
-    """👍/👎 on an answer: stored with its question, answer, sources and settings; → note, last rating."""
+def rate(pipeline, answers: dict, data: gr.LikeData, ui: str):
+    """👍/👎 on an answer: stored with its question, answer, sources and settings. A 👎 opens the
+    comment box at once, a 👍 offers it. → note, last rating, comment box, "add a comment" button."""
     from rag.evaluation import feedback
 
-    t = UI[ui_lang(lang, browser)]
+    t = UI[ui_lang(ui)]
     index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
     answer = (answers or {}).get(str(index))
     if answer is None:
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     liked = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true", "1")
     feedback.record(pipeline.settings.index, answer, liked, "", pipeline.settings, answer.get("scope"))
-    verdict = t["like"] if liked else t["dislike"]
-    return note_html([t["feedback_saved"].format(verdict=verdict)], "done"), {"index": str(index), "liked": liked}
+    note = t["feedback_saved"].format(verdict=t["like"]) if liked else t["feedback_why"]
+    return (note_html([note], "done"), {"index": str(index), "liked": liked},
+            gr.update(visible=not liked), gr.update(visible=liked))
 
 
-def send_comment(pipeline, answers: dict, last: dict | None, comment: str, lang: str, browser: str = ""):
-    """The comment on the last rated answer (the later record wins in the export); → note, textbox."""
+def send_comment(pipeline, answers: dict, last: dict | None, comment: str, ui: str):
+    """The comment on the last rated answer (the later record wins in the export); the box closes
+    once it is saved. → note, textbox, comment box, "add a comment" button."""
     from rag.evaluation import feedback
 
-    t = UI[ui_lang(lang, browser)]
+    t = UI[ui_lang(ui)]
     answer = (answers or {}).get((last or {}).get("index", ""))
     if answer is None:
-        return note_html([t["comment_none"]], "error"), gr.skip()
+        return note_html([t["comment_none"]], "error"), gr.skip(), gr.skip(), gr.skip()
     if not " ".join(str(comment or "").split()):
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     feedback.record(pipeline.settings.index, answer, last["liked"], comment, pipeline.settings, answer.get("scope"))
-    return note_html([t["comment_saved"]], "done"), ""
+    return note_html([t["comment_saved"]], "done"), "", gr.update(visible=False), gr.update(visible=False)

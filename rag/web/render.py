@@ -66,10 +66,19 @@ def examples_title(t: Mapping) -> str:
     return f"**{esc(t['examples'])}**"
 
 
-def status_html(text: str = "", ui: str = "fr", query: str = "", busy: bool = False, kind: str = "") -> str:
+def status_html(text: str = "", ui: str = "fr", query: str = "", busy: bool = False, kind: str = "",
+                elapsed: float | None = None) -> str:
+    """The status line; while ``busy``, the seconds ``elapsed`` since the question, which the page
+    keeps counting (``static/chat.js``) between the pipeline's steps.
+
+    >>> status_html("Rédaction…", busy=True, elapsed=2.04)
+    '<div class="rag-status busy "><span class="line">Rédaction… <span class="elapsed" data-since="2.0">2.0 s</span></span></div>'
+    """
     if not text and not query:
         return '<div class="rag-status"></div>'
-    parts = [f'<div class="rag-status {"busy" if busy else ""} {esc(kind)}"><span class="line">{esc(text)}</span>']
+    clock = f' <span class="elapsed" data-since="{elapsed:.1f}">{elapsed:.1f} s</span>' \
+        if busy and elapsed is not None else ""
+    parts = [f'<div class="rag-status {"busy" if busy else ""} {esc(kind)}"><span class="line">{esc(text)}{clock}</span>']
     if query:
         parts.append(f'<span class="query">{esc(UI[ui]["searched"])} <q>{esc(query)}</q></span>')
     return "".join(parts) + "</div>"
@@ -107,16 +116,16 @@ def highlight(text: str, marks: list[tuple[int, int, str]]) -> str:
 
 
 def meta_html(meta: Mapping, ui: str) -> str:
-    """Date · source · page · "also published by …" of a source, escaped."""
+    """Date · source · page · "also published by …" of a source, escaped (what is unknown is left out)."""
     t = UI[ui]
-    parts = [f'<span class="src-date">{esc(meta.get("date") or t["undated"])}</span>']
+    parts = [f'<span class="src-date">{esc(meta["date"])}</span>'] if meta.get("date") else []
     if meta.get("source"):
         parts.append(f'<span class="src-source">{esc(meta["source"])}</span>')
     if meta.get("page"):
         parts.append(esc(t["page"].format(n=meta["page"])))
     if meta.get("also"):
         parts.append(f'<span class="src-also">{esc(t["also"])} {esc(", ".join(meta["also"]))}</span>')
-    return f'<div class="src-meta">{" · ".join(parts)}</div>'
+    return f'<div class="src-meta">{" · ".join(parts)}</div>' if parts else ""
 
 
 def _meta(docs: Mapping, doc_id: str, start: int, describe=None) -> dict:
@@ -183,8 +192,9 @@ def sources_html(answer, evidence: list, docs: Mapping, ui: str, describe=None) 
     citation order, those sentences marked), the other passages read folded; or the refusal."""
     t = UI[ui]
     if answer.refused:
-        parts = [f'<div class="banner refused"><strong>🚫 {esc(t["refused"])}</strong>'
-                 f'<p>{esc(answer.answer)}</p></div>']
+        # The refusal's own words are in the question's language: shown here only in the page's.
+        why = f'<p>{esc(answer.answer)}</p>' if answer.lang == ui else ""
+        parts = [f'<div class="banner refused"><strong>🚫 {esc(t["refused"])}</strong>{why}</div>']
         if evidence:
             parts.append(f'<h4>{esc(t["closest"])}</h4>')
             parts.append(_html(_cards(_read(evidence), docs), docs, ui, "other", describe))

@@ -1,7 +1,7 @@
 """The web chat's words: every string of the page, one table per interface language (``UI["fr"]``,
 ``UI["en"]``, the same keys and the same ``{placeholders}``: tests/test_strings.py), the
-components whose labels follow the language (``LABELS``), the example questions and the choice
-of the answer language.
+components whose labels follow the language (``LABELS``), the example questions and the page's
+language (``ui_lang``: the setting, else the browser's).
 
 Imports nothing of ``rag``: the tables are data.
 """
@@ -14,14 +14,16 @@ UI = {
         "subtitle": "Réponses hors ligne, tirées uniquement des articles, avec leurs sources [n]. "
                     "Posez vos questions en français ou en anglais.",
         "chat": "Conversation", "question": "Votre question", "send": "Envoyer", "stop": "Arrêter",
-        "new": "Nouvelle conversation", "lang": "Langue de la réponse",
-        "placeholder": "Posez une question sur les articles…", "examples": "Exemples · Examples",
+        "new": "Nouvelle conversation", "interface": "Langue de la page",
+        "placeholder": "Posez une question sur les articles…", "examples": "Exemples",
         "sources": "Sources", "sources_empty": "Les passages des articles utilisés pour répondre apparaîtront ici.",
         "found": "Passages trouvés : ceux que la réponse cite viendront en tête, numérotés.",
         "none_found": "Aucun passage des articles ne correspond à la question.",
         "cited": "Sources citées", "others": "Autres passages lus", "closest": "Passages les plus proches (aucun ne répond)",
         "open": "Voir l'article entier", "refused": "Les articles ne le disent pas",
         "waiting": "Question envoyée : en attente de l'assistant…", "searched": "Recherche effectuée pour :",
+        "rewriting": "Reformulation de la question…", "searching": "Recherche dans les articles…",
+        "reading": "Lecture de {n} passage(s)…", "writing": "Rédaction…", "checking": "Vérification…",
         "restart": "Réponse reprise dans la bonne langue…", "stopped": "Arrêté.", "stopped_msg": "(arrêté)",
         "answered": "Répondu en {total:.1f} s (sources après {retrieve:.1f} s).",
         "no_answer": "Pas de réponse dans les articles ({total:.1f} s).", "error": "Erreur.",
@@ -40,27 +42,31 @@ UI = {
         "remove": "Retirer les articles choisis", "removed": "{n} article(s) retiré(s) de l'index.",
         "remove_none": "Choisissez d'abord les articles à retirer dans la liste ci-dessus.",
         "indexing": "Indexation des articles…",
-        "feedback_saved": "Merci : avis enregistré ({verdict}). Ajoutez un commentaire si vous voulez.",
-        "feedback_comment": "Commentaire sur la dernière réponse notée (facultatif : la bonne réponse, par ex.)",
-        "send_comment": "Enregistrer le commentaire", "comment_saved": "Commentaire enregistré.",
+        "feedback_saved": "Merci : avis enregistré ({verdict}).",
+        "feedback_why": "Merci. Qu'est-ce qui ne va pas ? (la bonne réponse, par exemple)",
+        "feedback_comment": "Commentaire sur la réponse notée",
+        "open_comment": "Ajouter un commentaire", "send_comment": "Enregistrer", "cancel_comment": "Annuler",
+        "comment_saved": "Commentaire enregistré. Merci.",
         "comment_none": "Notez d'abord une réponse avec 👍 ou 👎.",
         "like": "👍", "dislike": "👎",
-        "markdown": "Dernière réponse et ses sources, en Markdown (bouton copier)",
-        "also": "aussi publié par", "page": "p. {n}", "undated": "date inconnue", "interface": "Langue",
+        "copy_md": "Copier la réponse en Markdown", "copied": "Réponse et sources copiées en Markdown.",
+        "also": "aussi publié par", "page": "p. {n}",
     },
     "en": {
         "title": "Questions about the articles",
         "subtitle": "Offline answers drawn only from the articles, with their sources [n]. "
                     "Ask in English or French.",
         "chat": "Conversation", "question": "Your question", "send": "Send", "stop": "Stop",
-        "new": "New conversation", "lang": "Answer language",
-        "placeholder": "Ask a question about the articles…", "examples": "Examples · Exemples",
+        "new": "New conversation", "interface": "Page language",
+        "placeholder": "Ask a question about the articles…", "examples": "Examples",
         "sources": "Sources", "sources_empty": "The article passages used for the answer will appear here.",
         "found": "Passages found: the ones the answer cites will come first, numbered.",
         "none_found": "No passage of the articles matches the question.",
         "cited": "Cited sources", "others": "Other passages read", "closest": "Closest passages (none answers)",
         "open": "Open the whole article", "refused": "The articles don't say",
         "waiting": "Question sent: waiting for the assistant…", "searched": "Searched for:",
+        "rewriting": "Rewriting the question…", "searching": "Searching the articles…",
+        "reading": "Reading {n} passage(s)…", "writing": "Writing…", "checking": "Checking…",
         "restart": "Answering again in the right language…", "stopped": "Stopped.", "stopped_msg": "(stopped)",
         "answered": "Answered in {total:.1f} s (sources after {retrieve:.1f} s).",
         "no_answer": "No answer in the articles ({total:.1f} s).", "error": "Error.",
@@ -79,22 +85,38 @@ UI = {
         "remove": "Remove the chosen articles", "removed": "{n} article(s) removed from the index.",
         "remove_none": "First choose the articles to remove in the list above.",
         "indexing": "Indexing the articles…",
-        "feedback_saved": "Thank you: rating saved ({verdict}). Add a comment if you like.",
-        "feedback_comment": "Comment on the last rated answer (optional: the right answer, for instance)",
-        "send_comment": "Save the comment", "comment_saved": "Comment saved.",
+        "feedback_saved": "Thank you: rating saved ({verdict}).",
+        "feedback_why": "Thank you. What is wrong? (the right answer, for instance)",
+        "feedback_comment": "Comment on the rated answer",
+        "open_comment": "Add a comment", "send_comment": "Save", "cancel_comment": "Cancel",
+        "comment_saved": "Comment saved. Thank you.",
         "comment_none": "First rate an answer with 👍 or 👎.",
         "like": "👍", "dislike": "👎",
-        "markdown": "Last answer and its sources, as Markdown (copy button)",
-        "also": "also published by", "page": "p. {n}", "undated": "date unknown", "interface": "Language",
+        "copy_md": "Copy the answer as Markdown", "copied": "Answer and sources copied as Markdown.",
+        "also": "also published by", "page": "p. {n}",
     },
 }
-LANG_CHOICES = [("Auto", "auto"), ("Français", "fr"), ("English", "en")]
-EXAMPLES = [
-    "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?",
-    "How much were the investment projects signed in Fuzhou worth?",
-    "Quelle est la puissance de calcul de Pékin ?",
-    "Who signed the agreement with the Alliance numérique?",
-]
+# The page's language switch: each language named in itself.
+LANG_CHOICES = [("Français", "fr"), ("English", "en")]
+# Example questions, each with the article that answers it: the page offers those whose article
+# is in the index (the seed articles' questions on the seeds, none on a folder of other news).
+EXAMPLES = {
+    "fr": [("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?", "000_00be9f381121e8cb.txt"),
+           ("Quelle est la puissance de calcul de Pékin ?", "003_07330a991d80551d.txt"),
+           ("Qui a signé l'accord avec l'Alliance numérique ?", "004_b5e8a2f965ec1323.txt")],
+    "en": [("How much were the investment projects signed in Fuzhou worth?", "001_eff1faf9964d099f.txt"),
+           ("How many companies joined the Zhejiang metaverse association?", "000_00be9f381121e8cb.txt"),
+           ("What computing power does Beijing aim for?", "003_07330a991d80551d.txt")],
+}
+
+
+def examples_for(ids) -> dict[str, list[str]]:
+    """The example questions whose article is among ``ids``, per interface language.
+
+    >>> examples_for({"003_07330a991d80551d.txt"})["en"]
+    ['What computing power does Beijing aim for?']
+    """
+    return {lang: [q for q, doc in pairs if doc in ids] for lang, pairs in EXAMPLES.items()}
 
 
 # The components whose text follows the interface language, in the order ``handlers.relabel``
@@ -107,7 +129,8 @@ LABELS = [
     ("send", {"value": "send"}),
     ("stop", {"value": "stop"}),
     ("new", {"value": "new"}),
-    ("lang", {"label": "lang"}),
+    ("ui", {"label": "interface"}),
+    ("copy", {"value": "copy_md"}),
     ("examples_title", None),
     ("corpus", {"label": "corpus"}),
     ("search", {"label": "search", "placeholder": "search_ph"}),
@@ -118,15 +141,28 @@ LABELS = [
     ("upload", {"label": "upload"}),
     ("remove", {"value": "remove"}),
     ("comment", {"label": "feedback_comment"}),
+    ("open_comment", {"value": "open_comment"}),
     ("send_comment", {"value": "send_comment"}),
-    ("markdown", {"label": "markdown"}),
+    ("cancel_comment", {"value": "cancel_comment"}),
 ]
 
 
-def ui_lang(setting: str | None, browser: str | None = None) -> str:
-    """One interface language for the whole page: the language setting, else (Auto) the
-    browser's language if it is French or English, else French (the articles' language)."""
-    if setting in ("fr", "en"):
+def ui_lang(setting: str | None, accept_language: str | None = None) -> str:
+    """One interface language for the whole page: the setting if it names one, else the first of
+    French and English in the browser's ``Accept-Language`` preferences, else French.
+
+    >>> ui_lang("en", "fr-FR"), ui_lang("auto", "de-DE,de;q=0.9,en;q=0.8,fr;q=0.5"), ui_lang("auto", "de")
+    ('en', 'en', 'fr')
+    """
+    if setting in UI:
         return setting
-    browser = str(browser or "").lower()[:2]
-    return browser if browser in UI else "fr"
+    ranked = []
+    for i, item in enumerate(str(accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        if q > 0:                               # q=0: "not this language"
+            ranked.append((-q, i, tag.strip().lower()[:2]))
+    return next((tag for _, _, tag in sorted(ranked) if tag in UI), "fr")

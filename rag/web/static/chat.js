@@ -29,4 +29,11 @@
     if (!d.classList || !d.classList.contains('article') || !d.open) return;
     reveal(d);
   }, true);
+  // The status line's clock: the server says the seconds elapsed at each step, the page counts on.
+  setInterval(() => {
+    for (const el of document.querySelectorAll('#status .elapsed')) {
+      if (el.dataset.t0 === undefined) el.dataset.t0 = performance.now() - parseFloat(el.dataset.since) * 1000;
+      el.textContent = ((performance.now() - parseFloat(el.dataset.t0)) / 1000).toFixed(1) + ' s';
+    }
+  }, 200);
 }
