@@ -66,6 +66,10 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
     assert (out / "accuracy.png").stat().st_size > 1000 and (out / "latency.png").exists()
     md = (out / "report.md").read_text()
     assert "## Failures (0)" in md and "| accuracy |" in md
+    # The headline measure: wrong answers shown against answerable questions answered, per gate threshold.
+    assert md.count("| 0.50 (in use) | 1.00 | 1.00 | 0.00 | 1.00 |") == 1, "Fuzhou's '91' is refused by a rule"
+    assert "| 1.00 | 0.00 | 0.00 | 0.00 | 1.00 |" in md, "at 1 the gate lets nothing through"
+    assert (out / "risk_coverage.png").stat().st_size > 1000
     assert "accuracy 1.00" in summary
     calls = len(pipe.generator.prompts)
     run(pipe.settings, qa, out, pipeline=pipe)

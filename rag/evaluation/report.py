@@ -72,11 +72,49 @@ def gate_curve(rows: list[dict], thresholds) -> list[dict]:
             return p >= t, right
         a = [outcome(r) for r in answerable]
         u = [outcome(r) for r in unanswerable]
+        wrong = sum(kept and not right for kept, right in a) + sum(kept for kept, _ in u)
         points.append({"threshold": round(float(t), 3),
                        "accuracy": sum(kept and right for kept, right in a) / max(1, len(a)),
                        "false_refusals": sum(not kept for kept, _ in a) / max(1, len(a)),
-                       "refused_unanswerable": sum(not kept for kept, _ in u) / max(1, len(u))})
+                       "refused_unanswerable": sum(not kept for kept, _ in u) / max(1, len(u)),
+                       "coverage": sum(kept for kept, _ in a) / max(1, len(a)),
+                       "wrong_shown": wrong / max(1, len(rows))})
     return points
+
+
+RISK_BUDGET = 0.05      # the issue's promise: at most 5 % of all questions get a wrong answer shown
+
+
+def operating_point(points: list[dict], budget: float = RISK_BUDGET) -> dict | None:
+    """The point of a risk–coverage curve (``gate_curve``) answering the most answerable questions
+    while wrong answers shown stay within ``budget``; None when no threshold keeps it.
+
+    >>> operating_point([{"threshold": 0.1, "coverage": 0.9, "wrong_shown": 0.2},
+    ...                  {"threshold": 0.5, "coverage": 0.6, "wrong_shown": 0.04},
+    ...                  {"threshold": 0.9, "coverage": 0.3, "wrong_shown": 0.0}])["threshold"]
+    0.5
+    """
+    within = [p for p in points if p["wrong_shown"] <= budget]
+    return max(within, key=lambda p: (p["coverage"], -p["threshold"])) if within else None
+
+
+def risk_coverage_lines(rows: list[dict], in_use: float | None) -> list[str]:
+    """The eval report's risk–coverage table: each threshold of the gate, the share of answerable
+    questions answered and the share of all questions given a wrong answer."""
+    grid = sorted({round(i / 20, 3) for i in range(21)} | ({round(in_use, 3)} if in_use is not None else set()))
+    points = gate_curve(rows, grid)
+    best = operating_point(points)
+    lines = ["| gate threshold | answerable answered (coverage) | accuracy | wrong answers shown (all questions) | "
+             "unanswerable refused |", "|---|---|---|---|---|"]
+    for p in sorted(points, key=lambda p: p["threshold"]):
+        mark = " (in use)" if in_use is not None and p["threshold"] == round(in_use, 3) else ""
+        mark += " (best within 5 %)" if p is best else ""
+        lines.append(f"| {p['threshold']:.2f}{mark} | {p['coverage']:.2f} | {p['accuracy']:.2f} | "
+                     f"{p['wrong_shown']:.2f} | {p['refused_unanswerable']:.2f} |")
+    lines += ["", f"Highest coverage with wrong answers shown ≤ {RISK_BUDGET:.0%}: "
+              + (f"threshold {best['threshold']:.2f}, coverage {best['coverage']:.2f}, wrong shown "
+                 f"{best['wrong_shown']:.2f}." if best else "no threshold keeps it (the rules' own answers exceed it).")]
+    return lines
 
 
 def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
@@ -139,6 +177,19 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
         fig.savefig(out / "gate.png", dpi=100)
         plt.close(fig)
         files.append("gate.png")
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot([q["coverage"] for q in points], [q["wrong_shown"] for q in points], marker=".")
+        ax.axhline(RISK_BUDGET, color="red", linestyle=":", label=f"{RISK_BUDGET:.0%} budget")
+        ax.plot([live["coverage"]], [live["wrong_shown"]], "o", color="grey", label=f"in use ({decided[0]:.2f})")
+        ax.set_xlabel("answerable questions answered (coverage)")
+        ax.set_ylabel("wrong answers shown / all questions")
+        ax.set_title("Risk–coverage: the gate's threshold from 0 (right) to 1 (left)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "risk_coverage.png", dpi=100)
+        plt.close(fig)
+        files.append("risk_coverage.png")
     return files
 
 
@@ -147,6 +198,8 @@ def write_report(report: dict, rows: list[dict], out: Path) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     plots = _plots(report, rows, out)
     failures = _failures(rows)
+    in_use = next((c["threshold"] for r in rows for c in r["answer"].get("checks") or []
+                   if c.get("probability") is not None), None)
     md = [
         f"# Eval report — {report['date']}",
         "",
@@ -163,6 +216,8 @@ def write_report(report: dict, rows: list[dict], out: Path) -> None:
         "",
         *[f"![{p}]({p})" for p in plots],
         "",
+        *(["## Risk–coverage (the gate's threshold)", "", *risk_coverage_lines(rows, in_use), ""]
+          if in_use is not None else []),
         f"## Failures ({len(failures)})",
         "",
         *(failures or ["None."]),
