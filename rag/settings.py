@@ -77,7 +77,9 @@ class Settings:
     # Behaviour.
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
-    english_via_french: bool = True   # English questions: answer in French from the French quote, then translate
+    # English questions: answer in French from the quote, then phrase it in English — "auto": when the quoted
+    # sentence's article is French (rag.pipeline.steps.via_french), "always", "never" (one pass).
+    english_via_french: str = "auto"
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
     gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
@@ -142,6 +144,7 @@ RANGES: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "lang": ("auto", "fr", "en"),
     "default_lang": ("fr", "en"),
+    "english_via_french": ("auto", "always", "never"),
     "llm_backend": tuple(BACKENDS),
 }
 

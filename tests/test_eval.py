@@ -67,6 +67,9 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
     md = (out / "report.md").read_text()
     assert "## Failures (0)" in md and "| accuracy |" in md
     assert "accuracy 1.00" in summary
+    prefill = report["by_lang"]["fr"]["prefill_tokens_median"]     # per language, as the first token's time
+    assert prefill > 0 and f"| prompt tokens computed before the first token (median) | {prefill}" in md
+    assert f"({round(prefill)} prompt tokens computed)" in summary
     calls = len(pipe.generator.prompts)
     run(pipe.settings, qa, out, pipeline=pipe)
     assert len(pipe.generator.prompts) == calls, "a second run answers from the cache"
