@@ -78,7 +78,9 @@ class Settings:
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
     ui_lang: str = "auto"       # the web chat's words: auto (the browser's Accept-Language), fr or en
-    english_via_french: bool = True   # English questions: answer in French from the French quote, then translate
+    # English questions: answer in French from the quote, then phrase it in English — "auto": when the quoted
+    # sentence's article is French (rag.pipeline.steps.via_french), "always", "never" (one pass).
+    english_via_french: str = "auto"
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
     gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
@@ -144,6 +146,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lang": ("auto", "fr", "en"),
     "default_lang": ("fr", "en"),
     "ui_lang": ("auto", "fr", "en"),
+    "english_via_french": ("auto", "always", "never"),
     "llm_backend": tuple(BACKENDS),
 }
 

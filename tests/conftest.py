@@ -87,6 +87,8 @@ def sentence_with(text: str, grade: float = 2, none: float = 0.02):
 class FakeGenerator(Generator):
     """Answers with ``reply(messages)`` (what follows the forced ``prefix``), streamed word by word;
     label probabilities from ``labels(messages, prefix, labels)`` (default: ``question_overlap``).
+    Every call's ``Usage``: a prompt of one token per word of its messages, ``cached`` of them (at
+    most all) reused from a cache.
 
     Every prompt is recorded in ``prompts``, every label read in ``label_reads``.
     """
@@ -94,24 +96,31 @@ class FakeGenerator(Generator):
     model_id = "fake-llm"
 
     def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises ont rejoint l'association.",
-                 labels: Callable | None = None):
+                 labels: Callable | None = None, cached: int = 0):
         self.reply = reply if callable(reply) else (lambda messages: reply)
         self.labels = labels or question_overlap
+        self.cached = cached
         self.prompts: list[list[dict]] = []
         self.label_reads: list[tuple[list[dict], str]] = []
         self.streamed_prefixes: list[str] = []
+
+    def prompt_tokens(self, messages) -> int:
+        return sum(len(m["content"].split()) for m in messages)
 
     def stream(self, messages, max_tokens, prefix=""):
         self.prompts.append(messages)
         self.streamed_prefixes.append(prefix)
         text = self.reply(messages)
         pieces = re.findall(r"\s*\S+", text) + (["\n"] if text.endswith("\n") else [])
-        usage = Usage(prompt_tokens=sum(len(m["content"].split()) for m in messages),
-                      completion_tokens=len(pieces))
+        tokens = self.prompt_tokens(messages)
+        usage = Usage(prompt_tokens=tokens, cached_tokens=min(self.cached, tokens), completion_tokens=len(pieces))
         return Response(iter(pieces), usage)
 
-    def label_probabilities(self, messages, prefix, labels):
+    def label_probabilities(self, messages, prefix, labels, usage=None):
         self.label_reads.append((messages, prefix))
+        if usage is not None:
+            usage.prompt_tokens = self.prompt_tokens(messages)
+            usage.cached_tokens = min(self.cached, usage.prompt_tokens)
         probs = self.labels(messages, prefix, labels)
         total = sum(probs.values())
         return {label: probs[label] / total for label in labels}

@@ -71,6 +71,9 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
     assert "| 1.00 | 0.00 | 0.00 | 0.00 | 1.00 |" in md, "at 1 the gate lets nothing through"
     assert (out / "risk_coverage.png").stat().st_size > 1000
     assert "accuracy 1.00" in summary
+    prefill = report["by_lang"]["fr"]["prefill_tokens_median"]     # per language, as the first token's time
+    assert prefill > 0 and f"| prompt tokens computed before the first token (median) | {prefill}" in md
+    assert f"({round(prefill)} prompt tokens computed)" in summary
     calls = len(pipe.generator.prompts)
     run(pipe.settings, qa, out, pipeline=pipe)
     assert len(pipe.generator.prompts) == calls, "a second run answers from the cache"

@@ -49,6 +49,10 @@ def test_english_question_about_a_french_article(real_pipeline):
     assert detect(citations.strip(answer.answer), default="fr") == "en"
     assert any("228" in c["text"] for c in answer.citations)
     assert_cited_spans_are_source_text(answer)
+    # The letters' read, the hidden French draft and the English phrasing, less what the KV cache held
+    # (the system message at least): computed tokens, fewer than the replies' prompts.
+    prefill = answer.timings["prefill_tokens"]
+    assert isinstance(prefill, int) and 0 < prefill < answer.prompt_tokens, (prefill, answer.prompt_tokens)
 
 
 POPULATION_XFAIL = pytest.mark.xfail(reason="known limit: the 1.5B model answers with the summit's attendance "

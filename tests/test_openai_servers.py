@@ -36,13 +36,16 @@ class FakeServer:
     (default: the three protocol lines). ``completions``: a raw ``/completions`` route;
     ``logprobs``: "yes", "ignored" or "error" (HTTP 500); ``tokenize``: a ``/tokenize`` route;
     ``cuts``: every stream ends after its first piece without a finish reason; ``echoes``: a
-    non-streamed reply that continues holds the prefix too (llama.cpp's server).
+    non-streamed reply that continues holds the prefix too (llama.cpp's server); ``computes``: every
+    reply reports its usage, a 1000-token prompt of which it computed that many (llama.cpp's
+    ``timings.cache_n`` holds the rest).
     """
 
     def __init__(self, continues=True, completions=True, logprobs="yes", tokenize=True, cuts=False,
-                 starts_over=None, echoes=False):
+                 starts_over=None, echoes=False, computes=None):
         self.continues, self.completions, self.logprobs = continues, completions, logprobs
         self.tokenize, self.cuts, self.starts_over, self.echoes = tokenize, cuts, starts_over, echoes
+        self.computes = computes
         self.requests: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
 
@@ -117,17 +120,20 @@ class FakeServer:
             top = self._top(messages, prefix or "")
             logprobs = ({"content": [{"token": text, "logprob": 0.0, "top_logprobs": top}]} if chat else
                         {"top_logprobs": [{t["token"]: t["logprob"] for t in top}]})
+        cost = {} if self.computes is None else {"usage": {"prompt_tokens": 1000, "completion_tokens": 1},
+                                                  "timings": {"cache_n": 1000 - self.computes}}
         if not body.get("stream"):
             whole = (prefix or "") + text if chat and self.echoes else text
             choice = {"message": {"role": "assistant", "content": whole}} if chat else {"text": text}
-            return httpx.Response(200, json={"choices": [{**choice, "finish_reason": "stop", "logprobs": logprobs}]})
+            return httpx.Response(200, json={"choices": [{**choice, "finish_reason": "stop", "logprobs": logprobs}],
+                                             **cost})
         pieces = re.findall(r"\s*\S+|\s+$", text)
         events = [{"choices": [{"delta": {"content": p}} if chat else {"text": p}]} for p in pieces]
         if self.cuts:
             events = events[:1]             # llama-cpp-python's interrupt_requests: [DONE], no finish reason
         else:
             events.append({"choices": [{"delta": {}, "finish_reason": "stop"} if chat else
-                                       {"text": "", "finish_reason": "stop"}]})
+                                       {"text": "", "finish_reason": "stop"}], **cost})
         sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
 
@@ -250,3 +256,12 @@ def test_vocabularies_load_one_at_a_time_and_leave_the_output_alone(monkeypatch,
     for t in threads:
         t.join()
     assert most[0] == 1 and os.readlink("/proc/self/fd/1") == stdout
+
+
+def test_prefill_tokens_are_what_the_server_says_it_computed(through):
+    pipe, server = through(echoes=True, computes=7)
+    answer = pipe.ask(FR)
+    assert not answer.refused, answer.reason
+    # The letters' read: the server's own count. The reply: the app stops reading at the end of its
+    # answer line, before the stream's last event brings the server's count, so its whole prompt counts.
+    assert answer.timings["prefill_tokens"] == 7 + answer.prompt_tokens

@@ -53,7 +53,7 @@ def test_json_contract(make_pipeline):
     data = make_pipeline().ask(Q).to_json()
     assert {"question", "lang", "answer", "refused", "citations", "passages", "timings", "prompt_tokens",
             "checks"} <= set(data)
-    assert set(data["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
+    assert set(data["timings"]) == {"retrieve_s", "first_token_s", "prefill_tokens", "total_s"}
     assert set(data["citations"][0]) == {"n", "evidence", "doc", "passage_id", "start", "end", "text",
                                          "title", "date", "source", "url", "also"}      # the article's metadata
     assert {"doc", "passage_id", "score", "text", "title", "date"} <= set(data["passages"][0])
@@ -125,7 +125,7 @@ def test_question_about_a_year_no_passage_mentions_is_refused_before_generation(
 def test_wrong_language_is_regenerated_once_with_a_stricter_instruction(make_pipeline):
     replies = iter(["Au total, 91 entreprises ont rejoint l'association.",
                     "In total, 91 companies joined the association."])
-    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french=False)
+    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french="never")
     events = _events(pipe, "How many companies joined the Zhejiang metaverse association?")
     assert any(isinstance(e, Restart) for e in events)
     answer = events[-1].answer
@@ -134,7 +134,7 @@ def test_wrong_language_is_regenerated_once_with_a_stricter_instruction(make_pip
 
 
 def test_answer_language_setting_overrides_detection(make_pipeline):
-    pipe = make_pipeline("In total, 91 companies joined.", sentence_with("91 entreprises"), english_via_french=False)
+    pipe = make_pipeline("In total, 91 companies joined.", sentence_with("91 entreprises"), english_via_french="never")
     answer = pipe.ask(Q, lang="en")
     assert answer.lang == "en" and "Answer language: English" in pipe.generator.prompts[0][-1]["content"]
 
@@ -253,8 +253,9 @@ def test_the_sentence_score_can_overrule_a_hesitant_model_letter(make_pipeline):
 
 
 def test_english_via_french_extracts_in_french_then_translates(make_pipeline):
+    """The default ("auto") over a French article, as "always" did before."""
     replies = iter(["91 entreprises ont rejoint l'association.", "91 companies joined the association."])
-    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french=True)
+    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"))
     events = _events(pipe, "How many companies joined the Zhejiang metaverse association?")
     shown = "".join(e.text for e in events if isinstance(e, Token))
     assert "91 companies" in shown and "entreprises" not in shown
@@ -308,3 +309,89 @@ def test_users_asking_at_once_on_a_cold_pipeline_share_one_model(make_pipeline, 
     for t in threads:
         t.join()
     assert len(made) == 1 and all(g is made[0] for g in seen)
+
+
+# ---- English in one pass when the quote is English (lever 7 of issue 22) --------------------------
+EN_Q = "How many companies joined the Zhejiang metaverse association?"
+ENGLISH_ARTICLE = ("title: Zhejiang's metaverse association\n\n"
+                   "In total, 91 companies joined the Zhejiang metaverse association in its first year, "
+                   "the provincial government said. The members are makers of virtual reality headsets, "
+                   "game studios and the big platforms of the province, and they meet every month in Hangzhou.\n")
+
+
+def test_english_question_over_an_english_article_is_answered_in_one_pass(make_pipeline, corpus):
+    (corpus / "metaverse_en.txt").write_text(ENGLISH_ARTICLE, encoding="utf-8")
+    pipe = make_pipeline("91 companies joined the association.", sentence_with("91 companies"))
+    events = _events(pipe, EN_Q)
+    answer = events[-1].answer
+    assert not answer.refused, answer.reason
+    assert answer.citations[0]["doc"] == "metaverse_en.txt"
+    [prompt] = pipe.generator.prompts          # no hidden French draft, no translation
+    assert prompt[-1]["content"].endswith("Answer language: English")
+    assert "".join(e.text for e in events if isinstance(e, Token)).strip() == "91 companies joined the association."
+
+
+@pytest.mark.parametrize("setting, prompts", [("always", 2), ("never", 1), ("auto", 1)])
+def test_the_english_via_french_setting_forces_either_way_over_an_english_article(make_pipeline, corpus, setting,
+                                                                                 prompts):
+    (corpus / "metaverse_en.txt").write_text(ENGLISH_ARTICLE, encoding="utf-8")
+    pipe = make_pipeline("91 companies joined the association.", sentence_with("91 companies"),
+                         english_via_french=setting)
+    pipe.ask(EN_Q)
+    assert len(pipe.generator.prompts) == prompts
+    assert pipe.generator.prompts[0][-1]["content"].endswith("Answer language: French" if prompts == 2 else
+                                                             "Answer language: English")
+
+
+def test_a_french_question_over_an_english_article_is_one_pass_in_french(make_pipeline, corpus):
+    (corpus / "metaverse_en.txt").write_text(ENGLISH_ARTICLE, encoding="utf-8")
+    pipe = make_pipeline("91 entreprises ont rejoint l'association.", sentence_with("91 companies"),
+                         english_via_french="always")
+    pipe.ask(Q)
+    [prompt] = pipe.generator.prompts
+    assert prompt[-1]["content"].endswith("Answer language: French")
+
+
+# ---- timings.prefill_tokens: prompt tokens computed before the first answer token -------------------
+def _computed(pipe, messages) -> int:
+    gen = pipe.generator
+    return gen.prompt_tokens(messages) - min(gen.cached, gen.prompt_tokens(messages))
+
+
+def test_prefill_tokens_are_the_letters_read_and_the_reply_less_what_the_cache_held(make_pipeline):
+    pipe = make_pipeline("91 entreprises ont rejoint l'association.", sentence_with("91 entreprises"))
+    pipe.generator.cached = 40
+    answer = pipe.ask(Q)
+    (letters, _), (graded, _) = pipe.generator.label_reads     # the grade is read after the answer streamed
+    [reply] = pipe.generator.prompts
+    assert answer.timings["prefill_tokens"] == _computed(pipe, letters) + _computed(pipe, reply)
+    assert answer.timings["prefill_tokens"] == pipe.generator.prompt_tokens(letters) + answer.prompt_tokens - 2 * 40
+
+
+def test_prefill_tokens_count_the_hidden_french_draft_and_the_rewrite(make_pipeline):
+    def reply(messages):
+        prompt = messages[-1]["content"]
+        return (EN_Q if "Follow-up:" in prompt else "91 companies joined the association." if "French answer:" in prompt
+                else "91 entreprises ont rejoint l'association.")
+    pipe = make_pipeline(reply, sentence_with("91 entreprises"))
+    pipe.generator.cached = 10
+    history = [{"role": "user", "content": "Tell me about the Zhejiang metaverse association."},
+               {"role": "assistant", "content": "It was founded in 2024."}]
+    answer = pipe.ask("And how many companies joined it?", history=history)
+    assert not answer.refused, answer.reason
+    rewrite, french, english = pipe.generator.prompts
+    assert "Follow-up:" in rewrite[-1]["content"] and "French answer:" in english[-1]["content"]
+    letters = pipe.generator.label_reads[0][0]
+    assert answer.timings["prefill_tokens"] == sum(_computed(pipe, m) for m in (rewrite, letters, french, english))
+
+
+def test_prefill_tokens_stop_at_the_first_token_and_are_none_without_one(make_pipeline):
+    replies = iter(["Au total, 91 entreprises ont rejoint l'association.",
+                    "In total, 91 companies joined the association."])
+    pipe = make_pipeline(lambda messages: next(replies), sentence_with("91 entreprises"), english_via_french="never")
+    answer = pipe.ask(EN_Q)
+    first, again = pipe.generator.prompts       # the French reply streamed, then the restart in English
+    letters = pipe.generator.label_reads[0][0]
+    assert answer.timings["prefill_tokens"] == _computed(pipe, letters) + _computed(pipe, first)
+    early = make_pipeline().ask("Combien d'entreprises avaient rejoint l'association du métavers du Zhejiang en 1987 ?")
+    assert early.refused and early.timings["first_token_s"] is None and early.timings["prefill_tokens"] is None

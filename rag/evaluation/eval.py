@@ -8,7 +8,9 @@ Scores, overall and per language and per question type:
 - citation precision: cited snippets from a gold article / all citations (dangling ones count as wrong);
 - refusals: share of unanswerables refused, and false refusals of answerable questions;
 - language match: the answer is in the question's language;
-- latency: retrieval, first token, total (median, p90) and prompt tokens.
+- latency: retrieval, first token, total (median, p90), prompt tokens, and the prompt tokens computed
+  before the first token (``timings.prefill_tokens``: what the first token waits for, in tokens rather
+  than this machine's seconds).
 
 Answers are cached per (question, history, settings, models) in ``<out>/cache.jsonl``,
 so an interrupted run loses nothing and a re-run only asks what is new.
@@ -248,8 +250,14 @@ def summary(report: dict) -> str:
             f"  {name:>3}: doc hit@5 {_f(block['doc_hit@5'])}  accuracy {_f(block['accuracy'])}  "
             f"citations {_f(block['citation_precision'])}  refusal {_f(block['refusal_rate_unanswerable'])}  "
             f"false refusal {_f(block['false_refusal_rate'])}  language {_f(block['language_match'])}  "
-            f"first token {_f(block.get('first_token_s_median'))}s")
+            f"first token {_f(block.get('first_token_s_median'))}s "
+            f"({_f(_whole(block.get('prefill_tokens_median')))} prompt tokens computed)")
     return "\n".join(lines)
+
+
+def _whole(v: float | None) -> int | None:
+    """A median of token counts, as a count (the median of an even number of them may fall between two)."""
+    return None if v is None else round(v)
 
 
 def _f(v) -> str:

@@ -13,6 +13,7 @@ METRICS = [
     ("refusal_rate_unanswerable", "refusal (unanswerable)"), ("false_refusal_rate", "false refusal"),
     ("language_match", "language match"), ("retrieve_s_median", "retrieval s (median)"),
     ("first_token_s_median", "first token s (median)"), ("first_token_s_p90", "first token s (p90)"),
+    ("prefill_tokens_median", "prompt tokens computed before the first token (median)"),
     ("total_s_median", "total s (median)"), ("prompt_tokens_median", "prompt tokens (median)"),
 ]
 

@@ -6,11 +6,14 @@ Two operations are all the pipeline needs from a language model:
 - ``stream(messages, max_tokens, prefix)``: the reply, piece by piece. ``prefix`` is text
   the reply is forced to start with (not yielded again): the pipeline writes
   ``"Source: C\\n"`` itself and the model continues from the chosen sentence.
-- ``label_probabilities(messages, prefix, labels)``: after the reply's ``prefix``, how
+- ``label_probabilities(messages, prefix, labels, usage)``: after the reply's ``prefix``, how
   likely each one-token label is as the next token, renormalised over ``labels``. This
   is how the answer checks read the model's confidence instead of its generated text.
 
-Every call returns or fills a :class:`Usage` (tokens read, reused from cache, written).
+Every call returns or fills a :class:`Usage` (tokens read, reused from cache, written): a
+reply's ``Response.usage``, a label read's ``usage`` argument. What a call *computed*
+(``new_prompt_tokens``) is the pipeline's machine-independent latency figure
+(``timings.prefill_tokens``).
 
 A second backend is a new module with a :class:`Generator` subclass, registered in
 ``BACKENDS`` by name.
@@ -84,10 +87,13 @@ class Generator(ABC):
         """The reply after ``prefix``, piece by piece (greedy decoding: same input, same output)."""
 
     @abstractmethod
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
+                            usage: Usage | None = None) -> dict[str, float]:
         """P(next token = label | reply so far = ``prefix``), renormalised over ``labels``.
 
         Each label must be one token of the model's vocabulary (such as ``" A"`` or ``" 2"``).
+        ``usage``, when given, is filled with what the read cost (its prompt, and of it the tokens
+        reused from a cache): the read is a prompt the reader waits for, like a reply's.
         """
 
     def count_tokens(self, text: str) -> int:

@@ -141,12 +141,13 @@ class LlamaCppGenerator(Generator):
             n += 1
         return n
 
-    def _fixed_start(self, messages: list[Message], tokens: list[int]) -> None:
+    def _fixed_start(self, messages: list[Message], tokens: list[int]) -> int:
         """On an empty context (a new process): the KV state of the prompt's system message, read
-        from ``state_dir`` or computed and written there for the next process."""
+        from ``state_dir`` or computed and written there for the next process; → the tokens it
+        computed (0 when read back), which the cache then holds but this call paid for."""
         llm = self.llm
         if llm.n_tokens or self.state_dir is None or not messages or messages[0]["role"] != "system":
-            return
+            return 0
         import llama_cpp
 
         from rag.models import prefixstate
@@ -155,16 +156,19 @@ class LlamaCppGenerator(Generator):
         fixed = tokens[:prefixstate.common_prefix(tokens, self._tokens(self.render(
             [m for m in messages if m["role"] == "system"] + [{"role": "user", "content": ""}])))]
         if len(fixed) < 2 or len(fixed) >= len(tokens):
-            return
+            return 0
         # Another engine or weight layout computes slightly different values: its own file.
         engine = f"{llama_cpp.__version__}+{'repacked' if self.extra_buffers else 'plain'}"
         path = self.state_dir / prefixstate.state_key(self.path, self.n_ctx, engine, fixed)
-        if not prefixstate.restore(llm, path, fixed):
-            llm.eval(fixed)
-            prefixstate.save(llm, path, fixed)
+        if prefixstate.restore(llm, path, fixed):
+            return 0
+        llm.eval(fixed)
+        prefixstate.save(llm, path, fixed)
+        return len(fixed)
 
     # ---- the two operations ----------------------------------------------------------------------
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
+                            usage: Usage | None = None) -> dict[str, float]:
         ids = []
         for label in labels:
             token = self._tokens(label)
@@ -174,8 +178,10 @@ class LlamaCppGenerator(Generator):
         tokens = self._prompt(messages, prefix, 1)
         with self._lock:
             llm = self.llm
-            self._fixed_start(messages, tokens)
+            computed = self._fixed_start(messages, tokens)
             llm.n_tokens = self._reused(tokens)
+            if usage is not None:
+                usage.prompt_tokens, usage.cached_tokens = len(tokens), llm.n_tokens - computed
             llm.eval(tokens[llm.n_tokens:])
             # Raw logits of the last position only, straight from llama.cpp (logits_all would
             # cost ~1 GB); renormalising over the labels is the grammar's constraint, done here.
@@ -192,8 +198,8 @@ class LlamaCppGenerator(Generator):
 
     def _pieces(self, messages: list[Message], tokens: list[int], max_tokens: int, usage: Usage) -> Iterator[str]:
         with self._lock:
-            self._fixed_start(messages, tokens)
-            usage.cached_tokens = self._reused(tokens)
+            computed = self._fixed_start(messages, tokens)
+            usage.cached_tokens = self._reused(tokens) - computed
             chunks = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=self.temperature,
                                                 stop=STOP, stream=True)
             try:

@@ -54,6 +54,24 @@ class _Refused(RagError):
     (llama-cpp-python's server answers 500 to ``logprobs`` when started with ``--logits_all False``)."""
 
 
+def _read_usage(reply: dict, usage: Usage) -> None:
+    """What the server reports of a request's cost (a reply, or a stream's last event) into ``usage``:
+    the protocol's ``usage``, and llama.cpp's ``timings.cache_n`` for the prompt tokens it reused.
+
+    >>> u = Usage()
+    >>> _read_usage({"usage": {"prompt_tokens": 500, "completion_tokens": 1}, "timings": {"cache_n": 480}}, u)
+    >>> u.new_prompt_tokens
+    20
+    """
+    if reply.get("usage"):
+        u = reply["usage"]
+        usage.prompt_tokens = u.get("prompt_tokens", 0)
+        usage.completion_tokens = u.get("completion_tokens", 0)
+        usage.cached_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    if reply.get("timings") and not usage.cached_tokens:
+        usage.cached_tokens = reply["timings"].get("cache_n", 0)
+
+
 class OpenAIGenerator(Generator):
     concurrency = 16        # the server queues what exceeds its parallel slots
     def __init__(self, url: str, model: str = "", api_key: str = "", timeout: float = 120.0, retries: int = 3,
@@ -230,13 +248,7 @@ class OpenAIGenerator(Generator):
                         pieces += 1
                         text += piece
                         yield piece
-                if event.get("usage"):
-                    u = event["usage"]
-                    usage.prompt_tokens = u.get("prompt_tokens", 0)
-                    usage.completion_tokens = u.get("completion_tokens", 0)
-                    usage.cached_tokens = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-                if event.get("timings") and not usage.cached_tokens:
-                    usage.cached_tokens = event["timings"].get("cache_n", 0)
+                _read_usage(event, usage)
             if not finished:
                 yield from self._rest(route, body, text)
         except GeneratorExit:     # the reader stopped early, before the server's usage arrived
@@ -265,15 +277,20 @@ class OpenAIGenerator(Generator):
         if whole[len(text):]:
             yield whole[len(text):]
 
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str]) -> dict[str, float]:
+    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
+                            usage: Usage | None = None) -> dict[str, float]:
         if not self.capabilities.probabilities:
             raise Unsupported(f"the LLM server at {self.url} returns no token probabilities after a forced reply")
-        route, body, _ = self._ask(messages, prefix, 1)
+        route, body, prompt = self._ask(messages, prefix, 1)
         if route == "/completions":
-            top = serverprobe.completion_top_logprobs(self._request("POST", route, {**body, "logprobs": TOP_LOGPROBS}))
+            reply = self._request("POST", route, {**body, "logprobs": TOP_LOGPROBS})
+            top = serverprobe.completion_top_logprobs(reply)
         else:
-            top = serverprobe.chat_top_logprobs(self._request("POST", route, {**body, "logprobs": True,
-                                                                               "top_logprobs": TOP_LOGPROBS}))
+            reply = self._request("POST", route, {**body, "logprobs": True, "top_logprobs": TOP_LOGPROBS})
+            top = serverprobe.chat_top_logprobs(reply)
+        if usage is not None:
+            _read_usage(reply, usage)
+            self._count(usage, prompt, 1)
         if top is None:
             raise Unsupported(f"the LLM server at {self.url} returns no token probabilities")
         logprob = {}

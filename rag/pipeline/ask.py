@@ -21,14 +21,14 @@ import itertools
 import re
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rag.answer import compose, followup, gate, grounding, prompts, replyguard
 from rag.answer.compose import PartAnswer
 from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
 from rag.models import generation
 from rag.models.embedding import Embedder
-from rag.models.generation import Generator
+from rag.models.generation import Generator, Usage
 from rag.pipeline import parts as factory
 from rag.pipeline import steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
@@ -47,9 +47,52 @@ MAX_QUESTION_CHARS = 2000
 
 
 
-def _timing_first_token(steps: Iterator[Event], timings: dict, t0: float) -> Iterator[Event]:
-    """Relay ``steps``' events, noting when the first answer token went out; returns what ``steps``
-    returns. Closing this closes ``steps`` (the Stop button ends the generation at once)."""
+class _Metered(Generator):
+    """The pipeline's generator for one question, keeping the ``Usage`` of every call made before the
+    first answer token (until ``recording`` is turned off): the follow-up's rewrite, the letters'
+    read, a hidden French draft, the prompt of the streamed reply. What they computed is the
+    question's ``timings.prefill_tokens``, the latency figure that does not depend on the machine
+    (``first_token_s`` does, and on what else it runs)."""
+
+    def __init__(self, generator: Callable[[], Generator]):
+        self._generator = generator         # read on first use: the model loads when it is first needed, as before
+        self.recording = True
+        self.usages: list[Usage] = []
+
+    @property
+    def generator(self) -> Generator:
+        return self._generator()
+
+    @property
+    def model_id(self) -> str:
+        return self.generator.model_id
+
+    def stream(self, messages: list[dict], max_tokens: int, prefix: str = "") -> generation.Response:
+        response = self.generator.stream(messages, max_tokens, prefix)
+        if self.recording:
+            self.usages.append(response.usage)
+        return response
+
+    def label_probabilities(self, messages: list[dict], prefix: str, labels: list[str],
+                            usage: Usage | None = None) -> dict[str, float]:
+        usage = Usage() if usage is None else usage
+        if self.recording:
+            self.usages.append(usage)
+        return self.generator.label_probabilities(messages, prefix, labels, usage)
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def prefill_tokens(self) -> int:
+        """Prompt tokens computed, not reused from a cache. Read once the answer is done: a server
+        reports a streamed reply's usage at its end."""
+        return sum(u.new_prompt_tokens for u in self.usages)
+
+
+def _timing_first_token(steps: Iterator[Event], timings: dict, t0: float, meter: _Metered) -> Iterator[Event]:
+    """Relay ``steps``' events, noting when the first answer token went out (and ending ``meter``'s
+    count there); returns what ``steps`` returns. Closing this closes ``steps`` (the Stop button ends
+    the generation at once)."""
     try:
         while True:
             try:
@@ -58,6 +101,7 @@ def _timing_first_token(steps: Iterator[Event], timings: dict, t0: float) -> Ite
                 return end.value
             if isinstance(event, Token) and timings["first_token_s"] is None:
                 timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+                meter.recording = False
             yield event
     finally:
         steps.close()
@@ -157,11 +201,14 @@ class Pipeline:
         default = setting if setting in ("fr", "en") else s.default_lang
         qlang = language.detect(question, default=default) if question else default
         out_lang = setting if setting in ("fr", "en") else qlang
-        timings = {"retrieve_s": None, "first_token_s": None, "total_s": None}
+        timings = {"retrieve_s": None, "first_token_s": None, "prefill_tokens": None, "total_s": None}
         text = TEXT[out_lang]
+        meter = _Metered(lambda: self.generator)
 
         def done(answer_text: str, refused: bool, reason: str = "", **extra) -> Done:
             timings["total_s"] = round(time.perf_counter() - t0, 3)
+            if timings["first_token_s"] is not None:        # like the first token's time: none without one
+                timings["prefill_tokens"] = meter.prefill_tokens()
             return Done(Answer(question=question, lang=out_lang, answer=answer_text, refused=refused,
                                timings=timings, **{"citations": [], "passages": [], "prompt_tokens": 0,
                                                    "query": question, "reason": reason, **extra}))
@@ -179,7 +226,7 @@ class Pipeline:
         query = question
         if followup.needs_rewrite(question, history):
             yield Status(text["rewriting"], "rewriting")
-            query = followup.standalone(self.generator, question, history)
+            query = followup.standalone(meter, question, history)
         yield Status(text["searching"], "searching")
         split = multipart.split(query) if s.split_questions else multipart.Split([query])
         parts = self._retrieve(split.parts, query, scope)
@@ -192,8 +239,8 @@ class Pipeline:
 
         results: list[PartAnswer] = []
         for part in parts:
-            result = yield from _timing_first_token(self._answer(part, out_lang, lead=" " if results else ""),
-                                                    timings, t0)
+            result = yield from _timing_first_token(self._answer(part, out_lang, meter, lead=" " if results else ""),
+                                                    timings, t0, meter)
             results.append(result)
         yield self._combine(results, split, parts, evidence, passages, query, out_lang, done)
 
@@ -222,54 +269,62 @@ class Pipeline:
             offset += len(evidence)
         return parts
 
-    def _answer(self, part: Part, lang: str, lead: str) -> Iterator[Event]:
-        """Answer one part: choose its sentence, stream the draft, check it; returns the
-        ``PartAnswer`` (``yield from``)."""
+    def _answer(self, part: Part, lang: str, generator: Generator, lead: str) -> Iterator[Event]:
+        """Answer one part with ``generator`` (the question's metered one): choose its sentence, stream
+        the draft, check it; returns the ``PartAnswer`` (``yield from``)."""
         s = self.settings
         early = compose.early_refusal(part.question, part.evidence, part.passages, part.best, s.min_score,
                                       part.when, lang)
         if early:
             return early
         titles = {e.doc: self.store.docs[e.doc].title for e in part.evidence if e.doc in self.store.docs}
-        choice = steps.choose(self.generator, answer_messages(part.question, part.evidence, titles, lang),
+        choice = steps.choose(generator, answer_messages(part.question, part.evidence, titles, lang),
                               part.evidence, self.gate_model.source_weight)
         yield Status(TEXT[lang]["writing"], "writing")
-        draft = yield from self._draft(part, choice, titles, lang, lead)
+        draft = yield from self._draft(part, choice, titles, lang, generator, lead)
         if draft.protocol:
             return compose.compose(draft.protocol, [], "protocol", lang,
                                    f"protocol: the reply was only its format, {draft.protocol!r}",
                                    prompt_tokens=draft.prompt_tokens)
         yield Status(TEXT[lang]["checking"], "checking")
-        checked = steps.check(self.generator, part, choice, draft, lang, self.gate_model if s.gate else None)
+        checked = steps.check(generator, part, choice, draft, lang, self.gate_model if s.gate else None)
         decision = checked.decision
         return compose.compose(draft.text, checked.numbers(part.offset), None if decision.answer else decision.failed,
                                lang, f"{decision.failed}: {decision.detail}",
                                steps.check_record(checked, choice, part.offset), draft.prompt_tokens)
 
-    def _draft(self, part: Part, choice: Choice, titles: dict, lang: str, lead: str) -> Iterator[Event]:
+    def _draft(self, part: Part, choice: Choice, titles: dict, lang: str, generator: Generator,
+               lead: str) -> Iterator[Event]:
         """Stream the answer from the chosen sentence (attribute first, then generate: the app writes
         that sentence into the reply, so the answer is written from it — measured: without the quote
         the 1.5B model named the right letter, then answered from another sentence); returns a ``Draft``."""
-        if lang == "en" and self.settings.english_via_french:
-            # Extract in the articles' language, then phrase that short answer in English
+        if steps.via_french(lang, self._language_of(choice.chosen), self.settings.english_via_french):
+            # Extract in the quote's language, then phrase that short answer in English
             # (lever 6 of the answer-trust issue: measured against the single pass).
-            french = yield from self._generate(answer_messages(part.question, part.evidence, titles, "fr"),
+            french = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, "fr"),
                                                choice.prefix, lead, shown=False)
             if french.protocol:
                 return french
-            english = yield from self._generate(prompts.translate_messages(part.question, french.text), "", lead)
+            english = yield from self._generate(generator, prompts.translate_messages(part.question, french.text),
+                                                "", lead)
             return Draft(english.text, french.prompt_tokens + english.prompt_tokens)
-        draft = yield from self._generate(answer_messages(part.question, part.evidence, titles, lang), choice.prefix,
-                                          lead)
+        draft = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, lang),
+                                          choice.prefix, lead)
         if draft.text and language.detect(citations.strip(draft.text), default=lang) != lang:
             yield Restart(f"answer not in {lang}")
-            draft = yield from self._generate(answer_messages(part.question, part.evidence, titles, lang,
-                                                              strict_language=True), choice.prefix, lead)
+            draft = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, lang,
+                                                                         strict_language=True), choice.prefix, lead)
         return draft
 
-    def _generate(self, messages: list[dict], prefix: str, lead: str, shown: bool = True) -> Iterator[Event]:
+    def _language_of(self, e: Evidence) -> str:
+        """The language of the article ``e`` is from (detected when it was indexed), else of the sentence."""
+        docs = self.store.docs
+        return (docs[e.doc].lang if e.doc in docs else "") or language.detect(e.text, default="fr")
+
+    def _generate(self, generator: Generator, messages: list[dict], prefix: str, lead: str,
+                  shown: bool = True) -> Iterator[Event]:
         """Stream one line of answer (as ``Token`` events when ``shown``); returns a ``Draft``."""
-        response = self.generator.stream(messages, self.settings.max_tokens, prefix=prefix)
+        response = generator.stream(messages, self.settings.max_tokens, prefix=prefix)
         line = replyguard.AnswerLine()
         try:
             for piece in itertools.chain(response, [None]):   # None: the reply has ended

@@ -3,7 +3,8 @@ each takes dataclasses and returns one, so what a step decided is a value the ne
 
     Part (question, passages, lettered evidence)
       → choose: Choice (the sentence to answer from, every letter's probability)
-      → the streamed draft (``Pipeline._draft``): Draft (the answer text, its prompt tokens)
+      → the streamed draft (``Pipeline._draft``; ``via_french``: in one pass or two): Draft (the answer text,
+        its prompt tokens)
       → check: Checked (grounding verdict, grade, the gate's decision, the cited evidence)
       → rag.answer.compose: PartAnswer (the answer with its markers, or the refusal naming the check)
 """
@@ -45,6 +46,23 @@ class Choice:
     def prefix(self) -> str:
         """The reply's forced start: the chosen letter and its sentence, which the answer continues."""
         return f"{ANSWER_PREFIX} {self.chosen.label}" + QUOTE.format(sentence=" ".join(self.chosen.text.split()))
+
+
+def via_french(lang: str, sentence_lang: str, setting: str) -> bool:
+    """Whether the answer is drafted in French from the quoted sentence, then phrased in ``lang`` (English)
+    in a second pass (``RAG_ENGLISH_VIA_FRENCH``: ``always``, ``never``, or by default ``auto``).
+
+    Under ``auto`` the quote's article decides: the second pass was measured on French articles only
+    (lever 6 of the answer-trust issue: extracting in the quote's own language), so an English question
+    over a French sentence still takes it, and one over an English sentence is answered in one pass,
+    in English, from the English quote (lever 7 of issue 22). A French answer is always one pass.
+
+    >>> via_french("en", "fr", "auto"), via_french("en", "en", "auto"), via_french("fr", "en", "auto")
+    (True, False, False)
+    >>> via_french("en", "en", "always"), via_french("en", "fr", "never")
+    (True, False)
+    """
+    return lang == "en" and (setting == "always" or setting == "auto" and sentence_lang == "fr")
 
 
 @dataclass(frozen=True)
