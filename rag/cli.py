@@ -409,11 +409,32 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 @click.option("--test", type=click.Path(path_type=Path, exists=True),
               help="Also score every gate variant on this test set's answers (from rag eval's cache in --test-out).")
 @click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True)
+@click.option("--ranker", is_flag=True,
+              help="Fit the sentence ranker instead (no LLM run), on --qa and the public set's calibration part; "
+                   "measured on --test (default eval/qa.jsonl) and the public test part → rag/retrieval/ranker.json, "
+                   "docs/ranker.md.")
+@click.option("--public-index", type=click.Path(path_type=Path), default=Path("eval/out/public/.rag"),
+              show_default=True, help="With --ranker: the index of eval/public/corpus (built there if missing).")
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out):
-    """Fit the answer gate on the calibration set (weights and threshold → rag/answer/gate.json)."""
+def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out, ranker, public_index):
+    """Fit the answer gate on the calibration set (weights and threshold → rag/answer/gate.json), or with
+    --ranker the sentence ranker."""
+    if ranker:
+        import dataclasses
+
+        from rag.evaluation import ranking
+        from rag.pipeline import parts
+        from rag.retrieval.ranker import WEIGHTS_FILE
+
+        s = _settings(ctx)
+        # An existing index answers from the folder it records; a new one is built from the public corpus.
+        public = dataclasses.replace(s, index=public_index,
+                                     corpus=None if public_index.exists() else ranking.PUBLIC["corpus"])
+        click.echo(ranking.run(s, public, {"calibration": qa, "test": test or ranking.SEEDS_TEST},
+                               WEIGHTS_FILE, docs, parts.token_counter(s)))
+        return
     from rag.evaluation.calibrate import run
     from rag.answer.gate import MODEL_FILE
 

@@ -60,6 +60,7 @@ class Settings:
     # Evidence sent to the model.
     evidence_tokens: int = 450  # evidence budget in the prompt (eval: 260 → acc 0.58, 450 → 0.69, whole passages → 0.71)
     max_sentences: int = 10
+    sentence_ranker: bool = False  # evidence chosen in the fitted ranker's order (rag/retrieval/ranker.json), not the hand-tuned one
     # Generation.
     llm_backend: str = "llama-cpp"  # see rag.models.generation.BACKENDS
     # The "openai" backend: any OpenAI-compatible server (llama.cpp server, vLLM, …). The

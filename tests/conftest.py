@@ -232,6 +232,7 @@ def fake_models(monkeypatch):
     monkeypatch.setattr("rag.pipeline.parts.embedder", lambda settings: FakeEmbedder())
     monkeypatch.setattr("rag.pipeline.parts.generator", lambda settings: FakeGenerator(answer_from_evidence))
     monkeypatch.setattr("rag.pipeline.parts.gate_model", lambda settings: TEST_GATE)
+    monkeypatch.setattr("rag.pipeline.parts.token_counter", lambda settings: FakeGenerator().count_tokens)
     return made
 
 
@@ -247,7 +248,7 @@ def news_folder(tmp_path_factory):
 def user(tmp_path, monkeypatch, news_folder):
     """A user's machine: a checkout (the working directory, with seeds/, eval/qa.jsonl and
     eval/calibration.jsonl), a home folder with ~/my-articles (the seeds) and ~/news (every
-    format), no RAG_* variables set, and the gate ``rag calibrate`` writes kept out of rag/."""
+    format), no RAG_* variables set, and the gate and ranker ``rag calibrate`` writes kept out of rag/."""
     home, project = tmp_path / "home", tmp_path / "project"
     shutil.copytree(SEEDS, home / "my-articles")
     shutil.copytree(news_folder, home / "news")
@@ -259,6 +260,7 @@ def user(tmp_path, monkeypatch, news_folder):
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setattr("rag.answer.gate.MODEL_FILE", project / "gate.json")
+    monkeypatch.setattr("rag.retrieval.ranker.WEIGHTS_FILE", project / "ranker.json")
     monkeypatch.chdir(project)
     return home
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
+
+from conftest import ROOT
 
 from rag.store.folder import Store
 
@@ -218,6 +221,19 @@ def test_calibrate_fits_the_gate_and_scores_it_on_the_test_set(rag, user):
     assert tested.exit_code == 0, tested.stderr
     report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
     assert "The same variants on the test set `eval/qa.jsonl` (102 questions" in report
+
+
+def test_calibrate_ranker_fits_on_both_calibration_parts_and_measures_both_tests(rag, user):
+    project = user.parent / "project"
+    shutil.copytree(ROOT / "eval" / "public", project / "eval" / "public")
+    result = rag("rag calibrate --ranker")
+    assert result.exit_code == 0, result.stderr
+    assert "ranker fitted on" in result.stdout and "seeds" in result.stdout and "public" in result.stdout
+    weights = json.loads((project / "ranker.json").read_text())         # rag/retrieval/ranker.json in a checkout
+    assert weights["features"] and weights["meta"]["on"] == ["eval/calibration.jsonl", "eval/public/calibration.jsonl"]
+    report = (project / "docs" / "ranker.md").read_text(encoding="utf-8")
+    assert "| seeds fr: ranker |" in report and "| public en: hand-tuned |" in report
+    assert (project / "eval" / "out" / "public" / ".rag" / "CURRENT").exists(), "the public index built on first use"
 
 
 @pytest.fixture

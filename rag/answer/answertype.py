@@ -12,6 +12,7 @@ answer is of that kind: "combien ?" answered without any figure is no answer.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from rag.text import citations
 from rag.answer.grounding import figures
@@ -50,3 +51,14 @@ def matches(kind: str | None, answer: str, lang: str = "fr") -> bool:
     # A name anywhere but the first word.
     words = list(_NAME.finditer(text))
     return any(m.start() > 0 for m in words)
+
+
+def holds(question: str, lang: str = "fr") -> Callable[[str], bool]:
+    """Does a sentence hold what ``question`` asks for (a feature of ``rag.retrieval.ranker``)?
+
+    >>> wants = holds("Combien d'entreprises ont rejoint l'association ?")
+    >>> wants("Actuellement, 91 entreprises ont rejoint."), wants("Beaucoup d'entreprises ont rejoint.")
+    (True, False)
+    """
+    kind = expected(question)
+    return lambda text: kind is not None and matches(kind, text, lang)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from rag.answer import prompts
 from rag.errors import RagError
+from rag.retrieval import ranker
 from rag.text.jsonl import records
 from rag.text.language import detect
 from rag.settings import Settings
@@ -57,9 +58,41 @@ def _fingerprint(settings: Settings, pipe) -> str:
     prompt = hashlib.sha256(prompts.wording().encode()).hexdigest()[:12]
     parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], prompt]
     parts.append(pipe.gate_model.source_weight)     # which sentence is answered from
+    if settings.sentence_ranker:                    # which sentences are read
+        parts.append(ranker.load().coef)
     if settings.gate:
         parts.append([pipe.gate_model.coef, pipe.gate_model.threshold])
     return json.dumps(parts, sort_keys=True)
+
+
+def reference_row(sentences: list[tuple[str, str]], item: dict) -> int | None:
+    """Which of ``sentences`` ((article, text) pairs) is the item's reference sentence: the one of its
+    article holding its ``evidence`` (whitespace normalised), else the one sharing most of its words
+    (at least half: an evidence that straddles two sentences); None when none does.
+
+    >>> item = {"doc": "a", "evidence": "91  entreprises ont rejoint"}
+    >>> reference_row([("a", "Elle existe."), ("a", "Actuellement, 91 entreprises ont rejoint.")], item)
+    1
+    >>> reference_row([("b", "Actuellement, 91 entreprises ont rejoint.")], item) is None
+    True
+    """
+    golds = [(item.get("doc"), item.get("evidence"))] + [(m["doc"], m["evidence"]) for m in item.get("more_evidence") or []]
+    best, best_share = None, 0.0
+    for doc, gold in golds:
+        if not gold:
+            continue
+        gold = " ".join(gold.split())
+        words = set(re.findall(r"\w+", gold.lower()))
+        for i, (where, text) in enumerate(sentences):
+            if where != doc:
+                continue
+            text = " ".join(text.split())
+            share = 1.0 if gold in text else len(words & set(re.findall(r"\w+", text.lower()))) / max(1, len(words))
+            if share == 1.0:
+                return i
+            if share >= 0.5 and share > best_share:
+                best, best_share = i, share
+    return best
 
 
 def score_item(item: dict, answer: dict) -> dict:
@@ -223,14 +256,17 @@ def retrieval(settings: Settings, qa: Path, pipeline=None) -> str:
         passages = event.passages if event else []
         answer = {"passages": passages, "answer": "", "refused": False, "citations": [], "lang": item["lang"],
                   "timings": {"retrieve_s": event.seconds if event else None}, "prompt_tokens": 0}
+        shown = [(e.doc, e.text) for e in event.evidence] if event else []
         rows.append({"item": item, "answer": answer, "score": score_item(item, answer),
-                     "best": max((p["score"] for p in passages), default=0.0)})
+                     "best": max((p["score"] for p in passages), default=0.0),
+                     "in_evidence": reference_row(shown, item) is not None if item.get("evidence") else None})
     lines = []
     for name, group in [("all", rows), *((lang, [r for r in rows if r["item"]["lang"] == lang])
                                          for lang in sorted({r["item"]["lang"] for r in rows}))]:
         a = aggregate(group)
         lines.append(f"{name:>3}: doc hit@1 {_f(a['doc_hit@1'])}  hit@3 {_f(a['doc_hit@3'])}  "
                      f"hit@5 {_f(a['doc_hit@5'])}  MRR {_f(a['doc_mrr'])}  passage hit@5 {_f(a['passage_hit@5'])}  "
+                     f"reference sentence in the evidence {_f(_share([r['in_evidence'] for r in group]))}  "
                      f"retrieval {_f(a.get('retrieve_s_median'))}s")
     best = {kind: sorted(r["best"] for r in rows if r["score"]["answerable"] == (kind == "answerable"))
             for kind in ("answerable", "unanswerable")}
@@ -240,6 +276,16 @@ def retrieval(settings: Settings, qa: Path, pipeline=None) -> str:
         lines.append(f"min_score {t:.2f}: answerable refused before generation {lost}/{len(best['answerable'])}, "
                      f"unanswerable passed to the model {kept}/{len(best['unanswerable'])}")
     return "\n".join(lines)
+
+
+def _share(flags: list[bool | None]) -> float | None:
+    """The share of true flags among those that apply (not None).
+
+    >>> _share([True, False, None, True]), _share([None])
+    (0.667, None)
+    """
+    known = [f for f in flags if f is not None]
+    return round(sum(known) / len(known), 3) if known else None
 
 
 def summary(report: dict) -> str:

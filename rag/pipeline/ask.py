@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from rag.answer import compose, followup, gate, grounding, prompts, replyguard
+from rag.answer import answertype, compose, followup, gate, grounding, prompts, replyguard
 from rag.answer.compose import PartAnswer
 from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
 from rag.models import generation
@@ -33,7 +33,7 @@ from rag.pipeline import parts as factory
 from rag.pipeline import steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
 from rag.pipeline.steps import Choice, Draft, Part
-from rag.retrieval import multipart, timefilter
+from rag.retrieval import multipart, ranker, timefilter
 from rag.retrieval.evidence import Evidence, select
 from rag.retrieval.scope import Scope
 from rag.retrieval.search import retrieve
@@ -256,6 +256,7 @@ class Pipeline:
         vectors = self.embedder.encode(texts, "query")
         # A multi-part question shares the evidence budget between its parts.
         budget, most = s.evidence_tokens // len(questions), max(2, s.max_sentences // len(questions))
+        weights = ranker.load() if s.sentence_ranker else None
         parts, offset = [], 0
         for i, q in enumerate(questions):
             rows = [i, len(texts) - 1] if len(questions) > 1 else [i]
@@ -264,7 +265,8 @@ class Pipeline:
             passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
                          "score": round(h.dense, 4), "text": store.passages[h.row].text,
                          **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
-            evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens)
+            evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens,
+                              weights, answertype.holds(q) if weights else None)
             parts.append(Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset, when))
             offset += len(evidence)
         return parts

@@ -31,6 +31,17 @@ def generator(settings: "Settings") -> "Generator":
     return generation.create(settings)
 
 
+def token_counter(settings: "Settings"):
+    """Tokens a text costs the configured LLM, counted without loading its weights (the GGUF's vocabulary
+    alone, ``rag.models.chatformat``); the generator's own count for a server backend."""
+    if settings.llm_backend != "llama-cpp":
+        return generator(settings).count_tokens
+    from rag.models.chatformat import ChatFormat
+    from rag.models.files import llm_path
+
+    return ChatFormat.from_gguf(llm_path(settings.llm_model, settings.cache_dir)).count
+
+
 def gate_model(settings: "Settings") -> gate.GateModel:
     """The answer gate's fitted weights (``RAG_GATE_FILE``, else the packaged ``gate.json``)."""
     return gate.GateModel.load(settings.gate_file or gate.MODEL_FILE)
