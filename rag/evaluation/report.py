@@ -118,6 +118,15 @@ def risk_coverage_lines(rows: list[dict], in_use: float | None) -> list[str]:
     return lines
 
 
+def _saved(fig, out: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=100)
+    plt.close(fig)
+    return name
+
+
 def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     import matplotlib
 
@@ -141,10 +150,7 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     ax.set_ylabel("correct (unanswerable: refused)")
     ax.set_title("Accuracy by question type and language")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=100)
-    plt.close(fig)
-    files.append("accuracy.png")
+    files.append(_saved(fig, out, "accuracy.png"))
 
     fig, ax = plt.subplots(figsize=(8, 4))
     for key, label in [("retrieve_s", "retrieval"), ("first_token_s", "first token"), ("total_s", "total")]:
@@ -155,10 +161,7 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     ax.set_ylabel("questions")
     ax.set_title("Latency distribution")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "latency.png", dpi=100)
-    plt.close(fig)
-    files.append("latency.png")
+    files.append(_saved(fig, out, "latency.png"))
 
     decided = [c.get("threshold") for r in rows for c in r["answer"].get("checks") or [] if c.get("probability") is not None]
     if decided:
@@ -174,10 +177,7 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
         ax.set_xlabel("unanswerable questions refused")
         ax.set_title("The gate's trade-off: threshold from 0 (left) to 1 (right)")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "gate.png", dpi=100)
-        plt.close(fig)
-        files.append("gate.png")
+        files.append(_saved(fig, out, "gate.png"))
 
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot([q["coverage"] for q in points], [q["wrong_shown"] for q in points], marker=".")
@@ -187,10 +187,7 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
         ax.set_ylabel("wrong answers shown / all questions")
         ax.set_title("Risk–coverage: the gate's threshold from 0 (right) to 1 (left)")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "risk_coverage.png", dpi=100)
-        plt.close(fig)
-        files.append("risk_coverage.png")
+        files.append(_saved(fig, out, "risk_coverage.png"))
     return files
 
 
