@@ -64,14 +64,19 @@ def idf(texts: list[str]) -> dict[str, float]:
     return {term: round(math.log(1 + (n - k + 0.5) / (k + 0.5)), 4) for term, k in df.items()}
 
 
+@lru_cache(maxsize=64)
+def _asked(question: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The question's stems and names, read once for all its candidate sentences."""
+    return frozenset(analyse(question)), frozenset(_names(question, skip_first=True))
+
+
 def features(question: str, text: str, cosine: float, neighbours: float, passage_rank: int, passage_dense: float,
              passage_fused: float, idf: dict[str, float], holds: bool, best_cosine: float | None = None) -> dict:
     """The ranker's features of one candidate sentence (the names of ``FEATURES``)."""
-    terms = set(analyse(question))
+    terms, names = _asked(question)
     words = set(analyse(text))
     shared = terms & words
     weight = sum(idf.get(t, 0.0) for t in terms)
-    names = _names(question, skip_first=True)
     return {
         "cosine": cosine,
         "cosine_gap": cosine - (cosine if best_cosine is None else best_cosine),

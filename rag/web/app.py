@@ -55,7 +55,7 @@ def build_app(pipeline) -> gr.Blocks:
     from rag.ingest.formats import SUFFIXES
 
     def examples() -> dict:
-        return examples_for(set(pipeline.store.docs))
+        return examples_for(pipeline.store.docs)
 
     with gr.Blocks(title="rag", analytics_enabled=False) as demo:
         c = {}
@@ -94,8 +94,8 @@ def build_app(pipeline) -> gr.Blocks:
                 with gr.Column(visible=bool(shown), elem_classes="examples") as examples_box:
                     c["examples_title"] = gr.Markdown(examples_title(t))
                     with gr.Row():
-                        buttons = [gr.Button(shown[i] if i < len(shown) else "", size="sm", visible=i < len(shown),
-                                             elem_classes="example") for i in range(EXAMPLE_SLOTS)]
+                        buttons = [gr.Button(shown[i] if i < len(shown) else "", size="sm", visible=i < len(shown))
+                                   for i in range(EXAMPLE_SLOTS)]
             with gr.Column(scale=2):
                 with gr.Accordion(t["corpus"], open=False, elem_id="corpus") as c["corpus"]:
                     c["search"] = search = gr.Textbox(label=t["search"], placeholder=t["search_ph"],
