@@ -179,14 +179,14 @@ def test_server_killed_mid_answer_then_back(real_pipeline):
 @pytest.mark.integration
 def test_readme_bench_concurrency(tmp_path):
     require_extra("xllamacpp")
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--concurrency", "1,2", "--repeats", "1",
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--concurrency", "2", "--repeats", "1",
                              "--max-tokens", "8", "--out", str(tmp_path)], capture_output=True, text=True,
                             timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     answers, decoding = result.stdout.split("Decoding alone")
     for table, failed in ((answers, 7), (decoding, 5)):
         rows = [r.split("|") for r in table.splitlines() if r.startswith("| ") and r[2].isdigit()]
-        assert [(r[1].strip(), r[2].strip()) for r in rows] == [("1", "in-process"), ("2", "in-process"),
-                                                                ("1", "server"), ("2", "server")]
+        # One level keeps the test short (two users at once is the case that once broke the output).
+        assert [(r[1].strip(), r[2].strip()) for r in rows] == [("2", "in-process"), ("2", "server")]
         assert all(r[failed].strip() == "0" for r in rows)     # no failed request
         assert all(float(r[3]) > 0 for r in rows)
