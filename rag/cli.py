@@ -209,18 +209,28 @@ def feedback_export(ctx, out):
                   if skipped else ""), err=True)
 
 
+def _print_source(c: dict, mark: str) -> None:
+    about = " — ".join(x for x in [c.get("title", ""), c.get("date", ""), c.get("source", "")] if x)
+    page = f", p. {c['page']}" if c.get("page") else ""
+    click.secho(f"{mark} {about or c['doc']}  ({c['doc']}, chars {c['start']}–{c['end']}{page})", bold=True)
+    if c.get("also"):
+        click.echo(f"    also published by {', '.join(c['also'])}")
+    click.echo(f"    {' '.join(c['text'].split())}")
+
+
 def _print_sources(answer) -> None:
+    """The citations, or for a refusal the sentence that came closest (so the reader can judge)."""
+    from rag.answer.prompts import TEXT
+
+    if answer.refused and answer.closest:
+        click.echo()
+        click.secho(TEXT[answer.lang]["closest"], dim=True)
+        _print_source(answer.closest, "→")
     if not answer.citations:
         return
     click.echo()
     for c in answer.citations:
-        text = " ".join(c["text"].split())
-        about = " — ".join(x for x in [c.get("title", ""), c.get("date", ""), c.get("source", "")] if x)
-        page = f", p. {c['page']}" if c.get("page") else ""
-        click.secho(f"[{c['n']}] {about or c['doc']}  ({c['doc']}, chars {c['start']}–{c['end']}{page})", bold=True)
-        if c.get("also"):
-            click.echo(f"    also published by {', '.join(c['also'])}")
-        click.echo(f"    {text}")
+        _print_source(c, f"[{c['n']}]")
 
 
 def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
@@ -397,48 +407,63 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
 
 @main.command()
 @click.option("--qa", type=click.Path(path_type=Path, exists=True), default=Path("eval/calibration.jsonl"),
-              show_default=True, help="Calibration questions (never the test set).")
+              show_default=True, help="Calibration questions of --corpus/--index (never a test set).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval/out/calibration"), show_default=True,
-              help="Where the answers are cached.")
+              help="Where the answers are cached (the public part's beside it, in <out>-public).")
 @click.option("--docs", type=click.Path(path_type=Path), default=Path("docs"), show_default=True,
               help="Where the report (calibration.md, gate-curve.png) goes.")
 @click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/answer/gate.json).")
-@click.option("--max-false-refusals", default=0.05, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of right answers the gate may withdraw (out-of-fold).")
-@click.option("--limit", type=int, help="Only N questions (a fixed sample of every type).")
+@click.option("--risk", type=click.FloatRange(0, 1),
+              help="Wrong answers shown the gate may let through, as a share of all questions, out of fold "
+                   "(default: RAG_GATE_RISK, 0.05): the threshold written; RAG_GATE_RISK reads another one at run time.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only N questions of each calibration part (a fixed sample of every type).")
 @click.option("--test", type=click.Path(path_type=Path, exists=True),
-              help="Also score every gate variant on this test set's answers (from rag eval's cache in --test-out).")
-@click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True)
+              help="Also decide again, with every fit, a sample of this test set (of --corpus/--index) and of the "
+                   "public test part: the transfer table.")
+@click.option("--test-limit", type=click.IntRange(min=1), help="With --test: N questions of each test part.")
+@click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out/calibration-test"),
+              show_default=True, help="Where the test answers are cached (the public part's in <test-out>-public).")
+@click.option("--public/--no-public", default=True, show_default=True,
+              help="Fit on the public set's calibration part too (eval/public), its index in --public-index.")
 @click.option("--ranker", is_flag=True,
               help="Fit the sentence ranker instead (no LLM run), on --qa and the public set's calibration part; "
                    "measured on --test (default eval/qa.jsonl) and the public test part → rag/retrieval/ranker.json, "
                    "docs/ranker.md.")
 @click.option("--public-index", type=click.Path(path_type=Path), default=Path("eval/out/public/.rag"),
-              show_default=True, help="With --ranker: the index of eval/public/corpus (built there if missing).")
+              show_default=True, help="The index of eval/public/corpus (built there if missing).")
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def calibrate(ctx, qa, out, docs, gate_file, max_false_refusals, limit, test, test_out, ranker, public_index):
-    """Fit the answer gate on the calibration set (weights and threshold → rag/answer/gate.json), or with
-    --ranker the sentence ranker."""
-    if ranker:
-        import dataclasses
+def calibrate(ctx, qa, out, docs, gate_file, risk, limit, test, test_limit, test_out, public, ranker, public_index):
+    """Fit the answer step on both corpora's calibration parts (gate weights and threshold, sentence-choice
+    weight, retrieval floor → rag/answer/gate.json), or with --ranker the sentence ranker."""
+    import dataclasses
 
-        from rag.evaluation import ranking
+    from rag.evaluation import ranking
+
+    s = _settings(ctx)
+    # An existing index answers from the folder it records; a new one is built from the public corpus.
+    public_settings = dataclasses.replace(s, index=public_index,
+                                          corpus=None if public_index.exists() else ranking.PUBLIC["corpus"])
+    if ranker:
         from rag.pipeline import parts
         from rag.retrieval.ranker import WEIGHTS_FILE
 
-        s = _settings(ctx)
-        # An existing index answers from the folder it records; a new one is built from the public corpus.
-        public = dataclasses.replace(s, index=public_index,
-                                     corpus=None if public_index.exists() else ranking.PUBLIC["corpus"])
-        click.echo(ranking.run(s, public, {"calibration": qa, "test": test or ranking.SEEDS_TEST},
+        click.echo(ranking.run(s, public_settings, {"calibration": qa, "test": test or ranking.SEEDS_TEST},
                                WEIGHTS_FILE, docs, parts.token_counter(s)))
         return
-    from rag.evaluation.calibrate import run
     from rag.answer.gate import MODEL_FILE
+    from rag.evaluation.calibrate import Corpus, run
+    from rag.store import storage
 
-    click.echo(run(_settings(ctx), qa, out, docs, gate_file or MODEL_FILE, max_false_refusals, limit, test, test_out))
+    # Named after its articles' folder: "seeds" for this project's.
+    corpora = [Corpus(storage.bind(s).corpus.name, s, qa, out, test, test_out)]
+    if public:
+        if not ranking.PUBLIC["calibration"].exists():
+            raise RagError(f"no {ranking.PUBLIC['calibration']} here: run from the project's folder, or pass --no-public")
+        corpora.append(Corpus("public", public_settings, ranking.PUBLIC["calibration"], out.with_name(out.name + "-public"),
+                              ranking.PUBLIC["test"] if test else None, test_out.with_name(test_out.name + "-public")))
+    click.echo(run(corpora, docs, gate_file or MODEL_FILE, s.gate_risk if risk is None else risk, limit, test_limit))
 
 
 @main.command()

@@ -85,6 +85,9 @@ class Settings:
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
     gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
     gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
+    # Wrong answers shown the gate lets through, as a share of all questions: its threshold is read for
+    # this budget on the fitted risk–coverage curve (higher: more answers, more of them wrong).
+    gate_risk: float = 0.05
     # The web chat's users (rag users add); default ~/.config/rag/users.txt (rag.web.auth.default_file).
     auth_file: Path | None = None
 
@@ -134,6 +137,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "top_k": (1, 50),
     "candidates": (1, 1000),
     "min_score": (-1.0, 1.0),          # a cosine
+    "gate_risk": (0.0, 1.0),           # a share of all questions
     "evidence_tokens": (16, 32768),
     "max_sentences": (1, 20),          # one letter each
     "llm_timeout": (0.1, 3600.0),      # seconds

@@ -1,4 +1,4 @@
-"""Fitting the answer gate: threshold within the false-refusal budget, out-of-fold by article."""
+"""Fitting the answer step: retrieval floor, gate threshold within the risk budget, out-of-fold by article."""
 
 import json
 
@@ -31,11 +31,15 @@ def _rows(n=200, seed=0):
     return rows
 
 
-def test_threshold_withdraws_few_right_answers_and_refuses_most_unanswerables(tmp_path):
+def test_the_threshold_is_the_lowest_that_keeps_wrong_answers_shown_within_the_budget(tmp_path):
     data = calibrate.dataset(_rows())
-    gate, scores, p = calibrate.fit(data, ["p_none", "grade"], max_false_refusals=0.05)
-    assert scores["right_refused"] <= 0.05
-    assert scores["refused_unanswerable"] >= 0.6, scores
+    gate, scores, p = calibrate.fit(data, ["p_none", "grade"], risk=0.05)
+    assert scores["wrong_shown"] <= 0.05
+    assert scores["refused_unanswerable"] >= 0.8, scores
+    lower = max((t for t in np.round(p, 4) if t < gate.threshold), default=0.0)
+    assert calibrate.trade_off(p, data, lower)["wrong_shown"] > 0.05, "a lower threshold would break the budget"
+    looser, _, _ = calibrate.fit(data, ["p_none", "grade"], risk=0.2)
+    assert looser.threshold < gate.threshold
     assert gate.coef[0] < 0 < gate.coef[1], "P(NONE) counts against answering, the grade for it"
     rules_only = calibrate.trade_off(np.ones(len(data["y"])), data, 0.0)
     assert scores["refused_unanswerable"] > rules_only["refused_unanswerable"]
@@ -43,7 +47,7 @@ def test_threshold_withdraws_few_right_answers_and_refuses_most_unanswerables(tm
 
 def test_the_saved_gate_decides_as_the_fitted_one(tmp_path):
     data = calibrate.dataset(_rows())
-    gate, _, _ = calibrate.fit(data, ["p_none", "grade"], max_false_refusals=0.05)
+    gate, _, _ = calibrate.fit(data, ["p_none", "grade"], risk=0.05)
     gate.save(tmp_path / "gate.json")
     loaded = GateModel.load(tmp_path / "gate.json")
     assert json.loads((tmp_path / "gate.json").read_text())["threshold"] == gate.threshold
@@ -77,8 +81,13 @@ def test_rescore_decides_cached_answers_again_with_another_gate():
     rows = [row(True, True, "91 entreprises", 0.3, {"grade": 0.9}),     # withdrawn by the live gate
             row(True, False, "91 entreprises", 0.9, {"grade": 1.8}),
             row(False, False, "Jack Ma", 0.8, {"grade": 1.7})]
-    assert calibrate.rescore(rows, None) == {"accuracy": 1.0, "refused_unanswerable": 0.0, "false_refusals": 0.0}
-    assert calibrate.rescore(rows, gate) == {"accuracy": 0.5, "refused_unanswerable": 0.0, "false_refusals": 0.5}
+    assert calibrate.rescore(rows, None) == {"accuracy": 1.0, "refused_unanswerable": 0.0, "false_refusals": 0.0,
+                                             "wrong_shown": 0.333}
+    assert calibrate.rescore(rows, gate) == {"accuracy": 0.5, "refused_unanswerable": 0.0, "false_refusals": 0.5,
+                                             "wrong_shown": 0.333}
+    for r, score in zip(rows, (0.9, 0.9, 0.7)):
+        r["answer"]["passages"] = [{"score": score}]
+    assert calibrate.rescore(rows, gate, min_score=0.8)["wrong_shown"] == 0.0, "the floor refuses Jack Ma"
 
 
 def test_rescore_without_the_rules_shows_what_they_withdrew():
@@ -89,9 +98,10 @@ def test_rescore_without_the_rules_shows_what_they_withdrew():
                 "answer": {"refused": True, "answer": "refusal", "withdrawn": text, "checks": [check]},
                 "score": {"answerable": answerable, "refused": True, "correct": False}}
     rows = [row(True, "91 entreprises", "unit"), row(False, "8 milliards", "invented_figure")]
-    assert calibrate.rescore(rows, None) == {"accuracy": 0.0, "refused_unanswerable": 1.0, "false_refusals": 1.0}
+    assert calibrate.rescore(rows, None) == {"accuracy": 0.0, "refused_unanswerable": 1.0, "false_refusals": 1.0,
+                                             "wrong_shown": 0.0}
     assert calibrate.rescore(rows, None, rules=False) == {"accuracy": 1.0, "refused_unanswerable": 0.0,
-                                                          "false_refusals": 0.0}
+                                                          "false_refusals": 0.0, "wrong_shown": 0.5}
 
 
 def test_the_source_weight_is_refitted_from_the_recorded_letters():
@@ -111,3 +121,35 @@ def test_the_source_weight_is_refitted_from_the_recorded_letters():
     assert fitted["questions"] == 10 and fitted["weight"] > 0
     assert fitted["model_alone"] == 0.5 and fitted["chosen_right"] == 1.0
     assert calibrate.source_choice([{**rows[0], "answer": {"checks": [{}], "passages": []}}], 7.0)["weight"] == 7.0
+
+
+def test_the_retrieval_floor_refuses_few_right_answers_and_keeps_them_from_the_gate():
+    rows = _rows()
+    for i, r in enumerate(rows):       # right answers retrieve well, unanswerables mostly poorly
+        r["answer"]["passages"] = [{"doc": "d", "score": 0.9 - 0.002 * (i % 7) if r["score"]["correct"]
+                                    else 0.75 + 0.02 * (i % 5)}]
+    floor = calibrate.choose_min_score(rows, max_lost=0.02)
+    assert floor["right_lost"] <= 0.02 * floor["right"] and floor["unanswerable_refused"] > 0
+    below = sum(calibrate.best_score(r) < floor["min_score"] for r in calibrate.dataset(rows)["gated"])
+    data = calibrate.dataset(rows, floor["min_score"])
+    assert len(data["gated"]) == len(calibrate.dataset(rows)["gated"]) - below
+    assert data["hard_refused_unanswerable"] > calibrate.dataset(rows)["hard_refused_unanswerable"]
+
+
+def test_articles_of_two_corpora_are_told_apart():
+    row = {"item": {"doc": "001.txt"}, "answer": {"passages": []}}
+    assert calibrate._group({**row, "corpus": "seeds"}) != calibrate._group({**row, "corpus": "public"})
+
+
+def test_the_risk_budget_reads_its_threshold_off_the_fitted_curve(tmp_path):
+    from rag.pipeline import parts
+    from rag.settings import Settings
+
+    data = calibrate.dataset(_rows())
+    gate, _, _ = calibrate.fit(data, ["p_none", "grade"], risk=0.05)
+    looser, _, _ = calibrate.fit(data, ["p_none", "grade"], risk=0.2)
+    gate.save(tmp_path / "gate.json")
+    read = {risk: parts.gate_model(Settings.load(env={}, gate_file=str(tmp_path / "gate.json"), gate_risk=risk))
+            for risk in (0.05, 0.2, 1.0)}
+    assert read[0.05].threshold == gate.threshold and read[0.2].threshold == looser.threshold
+    assert read[1.0].threshold == 0.0 < read[0.2].threshold < read[0.05].threshold

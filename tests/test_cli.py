@@ -209,18 +209,19 @@ def test_help_shows_the_examples_and_where_options_go(rag):
 # ---- the answer gate, the LLM server, the measurements -----------------------------------------
 def test_calibrate_fits_the_gate_and_scores_it_on_the_test_set(rag, user):
     project = user.parent / "project"
-    result = rag("rag calibrate                               # refit the answer gate on eval/calibration.jsonl")
+    shutil.copytree(ROOT / "eval" / "public", project / "eval" / "public")
+    result = rag("rag calibrate                               # refit the answer step on both calibration parts")
     assert result.exit_code == 0, result.stderr
-    assert "gate fitted on" in result.stdout and "false refusals" in result.stdout
+    assert "gate fitted on" in result.stdout and "wrong answers shown" in result.stdout
     gate = json.loads((project / "gate.json").read_text())          # rag/answer/gate.json in a checkout
-    assert gate["features"] and gate["meta"]["on"] == "eval/calibration.jsonl"
+    assert gate["features"] and gate["meta"]["on"] == ["eval/calibration.jsonl", "eval/public/calibration.jsonl"]
     report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
     assert "| rules only (no gate) |" in report and "on the test set" not in report
     assert (project / "docs" / "gate-curve.png").stat().st_size > 1000
-    tested = rag("rag calibrate --test eval/qa.jsonl")
+    tested = rag("rag calibrate --limit 90 --test eval/qa.jsonl --test-limit 24")
     assert tested.exit_code == 0, tested.stderr
     report = (project / "docs" / "calibration.md").read_text(encoding="utf-8")
-    assert "The same variants on the test set `eval/qa.jsonl` (102 questions" in report
+    assert "| both corpora | public test |" in report and "| public alone | seeds test |" in report
 
 
 def test_calibrate_ranker_fits_on_both_calibration_parts_and_measures_both_tests(rag, user):
@@ -332,3 +333,14 @@ def test_bench_retrieval_measures_faiss_and_pgvector_when_the_store_is_postgresq
     assert asked == {"sizes": sizes, "pg_url": pg_url, "kinds": kinds}
     assert result.stdout.splitlines()[2] == f"| {sizes[0]:,} | faiss | flat | exact | 0.4 | 1.0 | 0.0 |"
     assert len(json.loads((user.parent / "project" / "eval" / "bench" / "retrieval.json").read_text())) == len(sizes)
+
+
+def test_a_refusal_points_to_the_closest_sentence(rag, user):
+    result = rag('rag ask "Quelle est la devise de la ville ?"')
+    assert result.exit_code == 0, result.stderr
+    answer, _, closest = result.stdout.partition("\n\n")
+    assert answer.startswith("Les articles ne le disent pas")
+    heading, source, quoted = closest.splitlines()[:3]
+    assert heading == "La phrase la plus proche (elle ne répond pas) :"
+    doc, start, end = re.search(r"^→ .+  \((\S+), chars (\d+)–(\d+)\)$", source).groups()
+    assert " ".join(_article(user, doc)[int(start):int(end)].split()) == quoted.strip()

@@ -116,7 +116,7 @@ def own_seeds(rag, user):
 
 def test_calibrate_with_index_alone_answers_from_its_folder(rag, user, own_seeds):
     before = _live(own_seeds)
-    result = rag("rag calibrate --index ~/idx --gate-file ~/gate.json --docs ~/docs --out ~/cal")
+    result = rag("rag calibrate --no-public --index ~/idx --gate-file ~/gate.json --docs ~/docs --out ~/cal")
     assert result.exit_code == 0, result.stderr
     assert "gate fitted on" in result.stdout
     assert _live(own_seeds) == before

@@ -7,7 +7,7 @@ import pytest
 
 from rag.pipeline import Done, Restart, Retrieved, Status, Token
 
-from conftest import FakeGenerator, sentence_with
+from conftest import SEEDS, FakeGenerator, sentence_with
 
 Q = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
@@ -75,6 +75,10 @@ def test_invented_figure_is_withdrawn_and_the_refusal_says_why(make_pipeline):
     answer = make_pipeline("Exactement 4321 entreprises.", sentence_with("91 entreprises")).ask(Q)
     assert answer.refused and "4321" in answer.withdrawn and "4321" not in answer.answer
     assert answer.answer == "Les articles ne le disent pas : un chiffre de la réponse ne figure dans aucun passage."
+    # The reader is pointed to the sentence the model answered from, with its exact span.
+    assert "91 entreprises" in answer.closest["text"] and answer.citations == []
+    article = (SEEDS / answer.closest["doc"]).read_text(encoding="utf-8")
+    assert article[answer.closest["start"]:answer.closest["end"]] == answer.closest["text"]
 
 
 def test_a_citation_marker_in_place_of_a_figure_is_refused(make_pipeline):

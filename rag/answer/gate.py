@@ -1,9 +1,10 @@
 """Answer or refuse: the hard grounding rules first, then a small logistic regression over
 what the model's probabilities and the checks say. A pure function of its inputs.
 
-The weights and the threshold live in ``rag/answer/gate.json``, fitted by ``rag calibrate`` on
-``eval/calibration.jsonl`` (never on the test set), the threshold chosen for at most 5%
-false refusals under cross-validation grouped by article.
+The weights and the threshold live in ``rag/answer/gate.json``, fitted by ``rag calibrate`` on the
+calibration parts of both corpora (the seeds' ``eval/calibration.jsonl`` and the public set's; never on
+a test part), the threshold the lowest that keeps wrong answers shown within 5 % of all questions
+under cross-validation grouped by article.
 
 >>> model = GateModel(features=["grade"], mean=[1.0], scale=[0.5], coef=[3.0], intercept=0.0, threshold=0.5)
 >>> decide({"grade": 1.9}, Grounding(True), model).answer
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rag.errors import RagError
@@ -36,7 +37,7 @@ FEATURES = {
     "names_missing": "names in the answer found in no sentence given nor in the question",
     "retrieval": "best dense cosine of the retrieved passages",
     "evidence": "score of the best evidence sentence",
-    "english": "1 if the question is in English (the articles are French)",
+    "english": "1 if the question is in English",
 }
 
 
@@ -52,6 +53,9 @@ class GateModel:
     # model's letter probability when choosing the sentence to answer from (rag.answer.attribution).
     # Fitted by the same command on the same data, so it lives in the same file.
     source_weight: float = 0.0
+    # The out-of-fold risk–coverage curve the threshold was read from: {threshold, coverage,
+    # wrong_shown} points, so that another risk budget (``RAG_GATE_RISK``) reads its own threshold.
+    curve: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -59,11 +63,28 @@ class GateModel:
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(**{k: raw[k] for k in ("features", "mean", "scale", "coef", "intercept", "threshold")},
-                       source_weight=float(raw.get("source_weight", 0.0)), meta=raw.get("meta", {}))
+                       source_weight=float(raw.get("source_weight", 0.0)), curve=raw.get("curve", []),
+                       meta=raw.get("meta", {}))
         except FileNotFoundError:
             raise RagError(f"no answer gate at {path}: run rag calibrate") from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise RagError(f"the answer gate {path} is unreadable ({e}): run rag calibrate") from None
+
+    def at_risk(self, risk: float) -> "GateModel":
+        """The gate whose threshold is the lowest of its curve keeping wrong answers shown within
+        ``risk`` of all questions: the most answers that budget allows (unchanged without a curve).
+
+        >>> g = GateModel(["grade"], [1.0], [0.5], [3.0], 0.0, 0.7, curve=[
+        ...     {"threshold": 0.1, "coverage": 0.9, "wrong_shown": 0.30},
+        ...     {"threshold": 0.4, "coverage": 0.6, "wrong_shown": 0.12},
+        ...     {"threshold": 0.7, "coverage": 0.2, "wrong_shown": 0.05}])
+        >>> g.at_risk(0.05).threshold, g.at_risk(0.15).threshold, g.at_risk(1.0).threshold
+        (0.7, 0.4, 0.1)
+        """
+        within = [p["threshold"] for p in self.curve if p["wrong_shown"] <= risk]
+        if not within:
+            return replace(self, threshold=max((p["threshold"] for p in self.curve), default=self.threshold))
+        return replace(self, threshold=min(within))
 
     def save(self, path: Path = MODEL_FILE) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

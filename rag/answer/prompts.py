@@ -74,6 +74,7 @@ TEXT = {
         "larger": "Le plus élevé : {subject} ({figure}).",
         "smaller": "Le plus faible : {subject} ({figure}).",
         "checking": "Vérification de la réponse…",
+        "closest": "La phrase la plus proche (elle ne répond pas) :",
         # Why an answer was refused: the check that refused it, in a few words.
         "why": {
             "no_evidence": "aucun passage ne traite de cette question",
@@ -111,6 +112,7 @@ TEXT = {
         "larger": "The larger: {subject} ({figure}).",
         "smaller": "The smaller: {subject} ({figure}).",
         "checking": "Checking the answer…",
+        "closest": "The closest sentence (it does not answer):",
         "why": {
             "no_evidence": "no passage is about this question",
             "missing_figure": "no passage mentions {figures}",

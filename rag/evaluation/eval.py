@@ -52,7 +52,9 @@ def _key(item: dict, fingerprint: str) -> str:
 
 
 def _fingerprint(settings: Settings, pipe) -> str:
-    fields = {k: str(v) for k, v in dataclasses.asdict(settings).items() if k not in ("cache_dir", "index", "corpus", "prefix_cache")}
+    # The risk budget changes answers only through the gate's threshold, keyed below.
+    fields = {k: str(v) for k, v in dataclasses.asdict(settings).items()
+              if k not in ("cache_dir", "index", "corpus", "prefix_cache", "gate_risk")}
     # A refitted gate decides differently: its weights are part of what an answer depends on.
     # The prompts' wording changes every answer: it is part of the key.
     prompt = hashlib.sha256(prompts.wording().encode()).hexdigest()[:12]

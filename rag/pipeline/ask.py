@@ -356,7 +356,8 @@ class Pipeline:
             if not r.refused and parts[0].when:     # "en avril", "latest": say which date the figure is from
                 shown = timefilter.with_dates(shown, [by_n[n]["date"] for n in r.cited], lang)
             shown, cited = compose.numbered(shown, [by_n[n] for n in r.cited])
-            return done(shown, r.refused, r.reason, withdrawn=r.withdrawn, citations=cited, **common)
+            closest = by_n[near.n] if r.refused and (near := steps.closest(parts[0], r.check)) else None
+            return done(shown, r.refused, r.reason, withdrawn=r.withdrawn, citations=cited, closest=closest, **common)
         sentences, cited = [], []
         for part, r in zip(parts, results):
             if r.refused:

@@ -25,6 +25,8 @@ class Answer:
     withdrawn: str = ""             # a generated answer replaced by a refusal, kept for inspection
     reason: str = ""                # why it was refused (the check, in English, for logs and --json)
     checks: list[dict] = field(default_factory=list)   # per part: the gate's decision and its features
+    # A refusal's nearest sentence, sourced like a citation: what the reader can check for themselves.
+    closest: dict | None = None
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -43,5 +43,6 @@ def token_counter(settings: "Settings"):
 
 
 def gate_model(settings: "Settings") -> gate.GateModel:
-    """The answer gate's fitted weights (``RAG_GATE_FILE``, else the packaged ``gate.json``)."""
-    return gate.GateModel.load(settings.gate_file or gate.MODEL_FILE)
+    """The answer gate's fitted weights (``RAG_GATE_FILE``, else the packaged ``gate.json``), its threshold
+    read for the risk budget ``RAG_GATE_RISK``."""
+    return gate.GateModel.load(settings.gate_file or gate.MODEL_FILE).at_risk(settings.gate_risk)

@@ -141,3 +141,16 @@ def check_record(checked: Checked, choice: Choice, offset: int) -> dict:
     are evidence numbers (letter A is 1, ``citations[].evidence``), not the reader's ``[n]``."""
     return {**asdict(checked.decision), "source": choice.chosen.label, "cited_evidence": checked.numbers(offset),
             "letters": choice.letters}
+
+
+def closest(part: Part, check: dict) -> Evidence | None:
+    """The sentence a refusal points the reader to: the one the model answered from when it got that
+    far (``check["source"]``, its letter), else the best-scored sentence read; None when none was read.
+
+    >>> ev = [Evidence(1, "d", "d#0", 0, 5, "Une.", 0.7), Evidence(2, "d", "d#0", 6, 9, "Deux.", 0.9)]
+    >>> part = Part("q", [], ev, 0.9, 0, None)
+    >>> closest(part, {"source": "A"}).text, closest(part, {}).text, closest(Part("q", [], [], 0, 0, None), {})
+    ('Une.', 'Deux.', None)
+    """
+    by_label = {e.label: e for e in part.evidence}
+    return by_label.get(check.get("source")) or max(part.evidence, key=lambda e: e.score, default=None)
