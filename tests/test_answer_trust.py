@@ -3,7 +3,9 @@ traps refused, the right figure kept, both parts of a two-part question answered
 system still gets wrong are expected failures that name what happened.
 
 Each case is one a 1.5B model answered confidently and wrongly before the cite-first read,
-the graded check and the gate (issue "Answers you can trust").
+the graded check and the gate (issue "Answers you can trust"). The traps are asked under the default
+risk budget (``strict_pipeline``): three of them, and the general-knowledge trap, were expected failures
+under the gate fitted on the seeds alone and are refused since it keeps wrong answers shown within 5 %.
 """
 
 from __future__ import annotations
@@ -21,30 +23,22 @@ def _limit(why: str):
 
 
 @pytest.mark.parametrize("question", [
-    pytest.param("What is the population of Fuzhou?",                          # attribute swap (360 000 visitors)
-                 marks=_limit("attribute swap: since the sentence choice weighs the retrieval score and English goes "
-                              "through French, answered '10 million people' (the 10 of another sentence of the same "
-                              "article, cited); gate 0.23 vs threshold 0.20")),
-    pytest.param("Combien de membres l’association du métavers de Pékin vise-t-elle d’ici deux ans ?",
-                 marks=_limit("entity swap: the 200-member target is Zhejiang's; the answer names Pékin, which "
-                              "another sentence holds, and the gate gave it 0.29 (threshold 0.13)")),
-    pytest.param("Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",
-                 marks=_limit("entity swap: answered with the Alliance numérique's 200 members, from the sentence "
-                              "naming both organisations; gate 0.36 vs threshold 0.20")),
+    "What is the population of Fuzhou?",                                        # attribute swap (360 000 visitors)
+    "Combien de membres l’association du métavers de Pékin vise-t-elle d’ici deux ans ?",   # entity swap
+    "Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",       # entity swap
     pytest.param("How many investment projects were signed at the 2022 World Internet Conference?",
-                 marks=_limit("attribute swap: answered with the WIC's 2 000 (not projects); gate 0.34")),
+                 marks=_limit("attribute swap: answered with the WIC's 2 000 (not projects), and the gate fitted on "
+                              "both corpora (2026-12-01) gives it more than its 5 % threshold")),
 ])
-def test_distractors_are_refused(real_pipeline, question):
-    answer = real_pipeline.ask(question)
+def test_distractors_are_refused(strict_pipeline, question):
+    answer = strict_pipeline.ask(question)
     assert answer.refused, (answer.answer, answer.checks)
     assert answer.citations == []
     assert answer.answer.startswith(("The articles don't say:", "Les articles ne le disent pas :"))
 
 
-@_limit("answered 'The CEO of Alibaba Group is Alibaba Group' (no outside name, so no name rule); gate 0.15, "
-        "just over the 0.13 threshold")
-def test_general_knowledge_trap_is_refused(real_pipeline):
-    answer = real_pipeline.ask("Who is the CEO of Alibaba Group?")
+def test_general_knowledge_trap_is_refused(strict_pipeline):
+    answer = strict_pipeline.ask("Who is the CEO of Alibaba Group?")
     assert answer.refused, (answer.answer, answer.checks)
     assert "Ma" not in answer.answer
 

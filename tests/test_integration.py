@@ -42,6 +42,12 @@ def test_french_question_answered_in_french_with_exact_citations(real_pipeline):
     assert_cited_spans_are_source_text(answer)
 
 
+def test_the_default_risk_budget_still_answers_a_clear_question(strict_pipeline):
+    answer = strict_pipeline.ask(FR)
+    assert not answer.refused, answer.reason
+    assert "91" in answer.answer and answer.checks[0]["probability"] >= answer.checks[0]["threshold"] > 0.5
+
+
 def test_english_question_about_a_french_article(real_pipeline):
     answer = real_pipeline.ask(EN)
     assert not answer.refused, answer.reason
@@ -55,24 +61,20 @@ def test_english_question_about_a_french_article(real_pipeline):
     assert isinstance(prefill, int) and 0 < prefill < answer.prompt_tokens, (prefill, answer.prompt_tokens)
 
 
-POPULATION_XFAIL = pytest.mark.xfail(reason="known limit: the 1.5B model answers with the summit's attendance "
-                                             "(360 000), a figure the evidence does contain; see the issue 5 note",
-                                      strict=False)
 GDP_2020 = "What share of China's GDP did the core digital industries represent in 2020?"
 SALARY = "Quel est le salaire moyen des employés de Tencent ?"
 
 
-@pytest.mark.parametrize("question", [pytest.param("What is the population of Fuzhou?", marks=POPULATION_XFAIL),
-                                      SALARY, GDP_2020])
-def test_on_topic_question_the_articles_do_not_answer_is_refused(real_pipeline, question):
-    answer = real_pipeline.ask(question)
+@pytest.mark.parametrize("question", ["What is the population of Fuzhou?", SALARY, GDP_2020])
+def test_on_topic_question_the_articles_do_not_answer_is_refused(strict_pipeline, question):
+    answer = strict_pipeline.ask(question)
     assert answer.refused, answer.answer
     assert answer.citations == []
 
 
-def test_refusal_is_in_the_question_language(real_pipeline):
-    en = real_pipeline.ask(GDP_2020)
-    fr = real_pipeline.ask(SALARY)
+def test_refusal_is_in_the_question_language(strict_pipeline):
+    en = strict_pipeline.ask(GDP_2020)
+    fr = strict_pipeline.ask(SALARY)
     assert en.refused and fr.refused
     assert "articles" in en.answer.lower() and "don't" in en.answer.lower()
     assert "articles" in fr.answer.lower() and " ne " in f" {fr.answer.lower()} "
@@ -110,8 +112,6 @@ UNANSWERABLE = ["fr-unans-003", "en-unans-009", "en-unans-007"]
 KNOWN_MISSES = {   # id → why the current pipeline gets it wrong (xfail, not strict: a fix turns it green)
     "fr-para-003": "the answer is a bare figure, '65% [6][3]' (2026-11-23; '65% [1][2]' since "
                    "citations are numbered in order), not a sentence: no language to detect",
-    "en-unans-007": "the 1.5B model answers '10 countries' from the 10 % GDP share next to the summit's figures; "
-                    "the figure is in the evidence, so the figure check cannot catch it",
 }
 
 
@@ -137,8 +137,8 @@ def test_gold_answer(real_pipeline, item):
 
 
 @pytest.mark.parametrize("item", [_gold_param(q) for q in UNANSWERABLE])
-def test_gold_refusal(real_pipeline, item):
-    answer = real_pipeline.ask(item["question"], history=item.get("history"))
+def test_gold_refusal(strict_pipeline, item):
+    answer = strict_pipeline.ask(item["question"], history=item.get("history"))
     assert answer.refused and answer.citations == [], answer.answer
     other = "en" if item["lang"] == "fr" else "fr"
     assert detect(answer.answer, default=other) == item["lang"], answer.answer

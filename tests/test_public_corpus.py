@@ -20,9 +20,9 @@ from rag.text.language import detect
 pytestmark = pytest.mark.integration
 
 PUBLIC = ROOT / "eval" / "public"
-# Four articles of the public corpus: a folder of another kind than the seeds (history, astronomy,
-# computer science; two languages).
-ARTICLES = ["en/computational_complexity_theory.txt", "fr/bataille_de_savenay.txt",
+# Five articles of the public corpus: a folder of another kind than the seeds (history, astronomy,
+# computer science, geography; two languages).
+ARTICLES = ["en/computational_complexity_theory.txt", "en/rhine.txt", "fr/bataille_de_savenay.txt",
             "fr/conquete_normande_de_l_italie_du_sud.txt", "fr/henrietta_swan_leavitt.txt"]
 ITEMS = {i["id"]: i for i in map(json.loads, (PUBLIC / "test.jsonl").read_text(encoding="utf-8").splitlines())}
 
@@ -43,15 +43,21 @@ def public_pipeline(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def public_answers(public_pipeline):
-    """Every question of this file asked once (the model's answers are shared by the tests)."""
+    """Every question of this file asked once (the model's answers are shared by the tests): the answers
+    under the tests' risk budget (conftest), the refusals under the default one."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
     pipe, _ = public_pipeline
-    asked = ANSWERED + REFUSED
-    return {i: pipe.ask(ITEMS[i]["question"]) for i in asked}
+    strict = Pipeline(pipe.settings.replace(gate_risk=Settings.__dataclass_fields__["gate_risk"].default),
+                      embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
+    return {**{i: pipe.ask(ITEMS[i]["question"]) for i in ANSWERED},
+            **{i: strict.ask(ITEMS[i]["question"]) for i in REFUSED}}
 
 
 ANSWERED = [
-    "pub-fr-num-022",    # French question, French article: "200 à 300 cavaliers"
-    "pub-en-fact-044",   # English question, English article: "not equal"
+    "pub-fr-num-023",    # French question, French article: "Le 9 mai 1009"
+    "pub-en-fact-077",   # English question, English article: the Rhine "flows generally westward"
     "pub-en-num-047",    # English question, French article: "1908"
 ]
 REFUSED = [

@@ -298,8 +298,12 @@ def run(corpora: list[Corpus], docs: Path, model_file: Path = MODEL_FILE, risk: 
     features = list(FEATURES)
     both = fit_all(union, features, risk)
     fits = {"both corpora": both}
-    if len(rows) > 1:
-        fits.update({f"{name} alone": fit_all(part, features, risk) for name, part in rows.items()})
+    unfit = {}      # a corpus too small or too one-sided to fit alone: the transfer table says so
+    for name, part in rows.items() if len(rows) > 1 else ():
+        try:
+            fits[f"{name} alone"] = fit_all(part, features, risk)
+        except RagError as e:
+            unfit[name] = str(e)
     data = both.data
     ablation = {"all features": both.scores}
     variants = {"all features": both.gate}
@@ -358,6 +362,7 @@ def run(corpora: list[Corpus], docs: Path, model_file: Path = MODEL_FILE, risk: 
                 lines.append(_row(f"{name} | {test_name} test", s, keys))
         for test_name, test_rows in tests.items():
             lines.append(_row(f"rules only, no floor | {test_name} test", rescore(test_rows, None), keys))
+    lines += [f"- Not fitted on {name} alone: {why}." for name, why in unfit.items()]
     lines += ["", "**Operating points** (`RAG_GATE_RISK` reads the threshold of the fit on both corpora for its budget; "
                   "out of fold on the calibration parts" + (", and on the test samples" if tests else "") + "):", "",
               "| `RAG_GATE_RISK` | threshold | calibration: coverage / wrong answers shown | "
