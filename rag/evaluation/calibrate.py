@@ -168,13 +168,17 @@ def trade_off(p: np.ndarray, data: dict, threshold: float) -> dict:
     }
 
 
-def choose_threshold(p: np.ndarray, data: dict, risk: float) -> float:
+def curve_points(p: np.ndarray, data: dict) -> list[dict]:
+    """The trade-off at each threshold where a decision changes, up to refusing every answer
+    (which always keeps the budget)."""
+    top = float(np.round(p.max(), 4)) + 1e-4 if len(p) else 0.0
+    return [trade_off(p, data, t) for t in sorted(set(np.round(p, 4).tolist()) | {0.0, top})]
+
+
+def choose_threshold(points: list[dict], risk: float) -> float:
     """The lowest threshold at which wrong answers shown stay within ``risk`` of all questions:
-    the most answers the budget allows (refusing everything always keeps it)."""
-    for t in sorted(set(np.round(p, 4)) | {0.0}):
-        if trade_off(p, data, t)["wrong_shown"] <= risk:
-            return float(t)
-    return float(np.round(p.max(), 4) + 1e-4) if len(p) else 0.0
+    the most answers the budget allows (the rule ``GateModel.at_risk`` reads off the same points)."""
+    return min(q["threshold"] for q in points if q["wrong_shown"] <= risk)
 
 
 def fit(data: dict, features: list[str], risk: float = RISK) -> tuple[GateModel, dict, np.ndarray]:
@@ -184,11 +188,10 @@ def fit(data: dict, features: list[str], risk: float = RISK) -> tuple[GateModel,
                        f"are {'right' if len(y) and y[0] else 'wrong'}: use more (and unanswerable) questions")
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     p = out_of_fold(x, y, data["groups"])
-    threshold = choose_threshold(p, data, risk)
+    points = curve_points(p, data)
+    threshold = choose_threshold(points, risk)
     model = _fit(x, y)
     scaler, lr = model.steps[0][1], model.steps[1][1]
-    # At the thresholds where a decision changes, so that ``at_risk(risk)`` reads ``choose_threshold``'s.
-    points = [trade_off(p, data, t) for t in sorted(set(np.round(p, 4).tolist()) | {0.0, threshold})]
     gate = GateModel(features=features, mean=scaler.mean_.round(6).tolist(), scale=scaler.scale_.round(6).tolist(),
                      coef=lr.coef_[0].round(6).tolist(), intercept=round(float(lr.intercept_[0]), 6),
                      threshold=round(threshold, 4),
