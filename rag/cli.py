@@ -110,11 +110,17 @@ def main():
 def models(ctx):
     """Prepare the models once (join / convert the packaged ones) and show where they are."""
     from rag.models.files import embed_model_path, llm_path
+    from rag.reader import weights
 
     s = _settings(ctx)
     emb = embed_model_path(s.embed_model, s.cache_dir)
     llm = llm_path(s.llm_model, s.cache_dir)
     click.echo(f"embedding model: {emb}")
+    reader = Path(s.reader_weights).expanduser() if s.reader_weights else weights.SHIPPED
+    if not reader.is_file():
+        raise RagError(f"no reader weights at {reader}: set RAG_READER_WEIGHTS to a file made by rag train-reader")
+    click.echo(f"reader: {reader} ({reader.stat().st_size / 2**20:.1f} MB, sha256 {weights.sha256(reader)[:12]}…, "
+               f"on top of the embedding model)")
     click.echo(f"LLM: {llm} ({llm.stat().st_size / 2**30:.2f} GiB)")
 
 
@@ -270,6 +276,8 @@ def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
               help="JSONL file with one {\"question\", \"id\"?, ...} per line ('-' for stdin).")
 @click.option("--lang", type=click.Choice(["auto", "fr", "en"]), help="Answer language (default: the question's).")
+@click.option("--extract", is_flag=True, default=None,
+              help="Answer with the reader alone (its span, cited; no LLM; as RAG_ANSWER=extract).")
 @click.option("--article", "chosen_ids", multiple=True, metavar="ID",
               help="Answer only from this article (repeatable; ids as `rag articles --json` lists them).")
 @SINCE
@@ -277,7 +285,7 @@ def _stream_to_terminal(pipe, question: str, lang: str | None, scope=None):
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
+def ask(ctx, question, as_json, batch, lang, extract, chosen_ids, since, until):
     """Answer QUESTION from the articles, citing them as [n]."""
     from rag.pipeline import builder
     from rag.retrieval.scope import chosen
@@ -285,7 +293,7 @@ def ask(ctx, question, as_json, batch, lang, chosen_ids, since, until):
     if (question is None) == (batch is None):
         raise RagError("give a QUESTION or --batch FILE (not both)")
     scope = chosen(chosen_ids, since, until)
-    pipe = builder.build(_settings(ctx, lang=lang))
+    pipe = builder.build(_settings(ctx, lang=lang, answer="extract" if extract else None))
     unknown = sorted(set(chosen_ids) - {r["id"] for r in pipe.store.articles()}) if chosen_ids else []
     if unknown:
         raise RagError(f"no article '{unknown[0]}' in the index: `rag articles --json` lists their ids")
@@ -391,15 +399,24 @@ def llm_server(ctx, host, port, parallel):
 @click.option("--ids", help="Comma-separated ids to run.")
 @click.option("--fresh", is_flag=True, help="Ignore cached answers.")
 @click.option("--retrieval-only", is_flag=True, help="Score retrieval only (fast: no answers generated).")
+@click.option("--extract", is_flag=True,
+              help="Retrieval and the reader only, no LLM: sentence top-1/3, answerability AUC, span EM/F1, "
+                   "the risk–coverage curve, per language.")
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
+def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only, extract):
     """Score retrieval, answers, citations, language and refusals on a Q/A file."""
     from rag.evaluation.eval import retrieval, run
 
     if retrieval_only:
         click.echo(retrieval(_settings(ctx), qa))
+        return
+    if extract:
+        from rag.evaluation import extract as reader_eval
+
+        click.echo(reader_eval.run(_settings(ctx), qa, out, limit=limit, ids=ids.split(",") if ids else None,
+                                   fresh=fresh))
         return
     summary = run(_settings(ctx), qa, out, limit=limit, ids=ids.split(",") if ids else None, fresh=fresh)
     click.echo(summary)
@@ -414,56 +431,79 @@ def eval_cmd(ctx, qa, out, limit, ids, fresh, retrieval_only):
               help="Where the report (calibration.md, gate-curve.png) goes.")
 @click.option("--gate-file", type=click.Path(path_type=Path), help="Where the fitted gate goes (default: rag/answer/gate.json).")
 @click.option("--risk", type=click.FloatRange(0, 1),
-              help="Wrong answers shown the gate may let through, as a share of all questions, out of fold "
-                   "(default: RAG_GATE_RISK, 0.05): the threshold written; RAG_GATE_RISK reads another one at run time.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only N questions of each calibration part (a fixed sample of every type).")
-@click.option("--test", type=click.Path(path_type=Path, exists=True),
-              help="Also decide again, with every fit, a sample of this test set (of --corpus/--index) and of the "
-                   "public test part: the transfer table.")
-@click.option("--test-limit", type=click.IntRange(min=1), help="With --test: N questions of each test part.")
-@click.option("--test-out", type=click.Path(path_type=Path), default=Path("eval/out/calibration-test"),
-              show_default=True, help="Where the test answers are cached (the public part's in <test-out>-public).")
+              help="Wrong answers shown the gate may let through, as a share of all questions (default: RAG_GATE_RISK, "
+                   "0.05): the threshold written; RAG_GATE_RISK reads another one at run time.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only N questions of each calibration part.")
 @click.option("--public/--no-public", default=True, show_default=True,
               help="Fit on the public set's calibration part too (eval/public), its index in --public-index.")
-@click.option("--ranker", is_flag=True,
-              help="Fit the sentence ranker instead (no LLM run), on --qa and the public set's calibration part; "
-                   "measured on --test (default eval/qa.jsonl) and the public test part → rag/retrieval/ranker.json, "
-                   "docs/ranker.md.")
 @click.option("--public-index", type=click.Path(path_type=Path), default=Path("eval/out/public/.rag"),
               show_default=True, help="The index of eval/public/corpus (built there if missing).")
 @_options(*EVERYTHING)
 @click.pass_context
 @_friendly
-def calibrate(ctx, qa, out, docs, gate_file, risk, limit, test, test_limit, test_out, public, ranker, public_index):
-    """Fit the answer step on both corpora's calibration parts (gate weights and threshold, sentence-choice
-    weight, retrieval floor → rag/answer/gate.json), or with --ranker the sentence ranker."""
+def calibrate(ctx, qa, out, docs, gate_file, risk, limit, public, public_index):
+    """Fit the gate's threshold on the reader's P(answerable) on both corpora's calibration parts
+    (retrieval and the reader only, no LLM) → rag/answer/gate.json, docs/calibration.md."""
     import dataclasses
 
-    from rag.evaluation import ranking
-
-    s = _settings(ctx)
-    # An existing index answers from the folder it records; a new one is built from the public corpus.
-    public_settings = dataclasses.replace(s, index=public_index,
-                                          corpus=None if public_index.exists() else ranking.PUBLIC["corpus"])
-    if ranker:
-        from rag.pipeline import parts
-        from rag.retrieval.ranker import WEIGHTS_FILE
-
-        click.echo(ranking.run(s, public_settings, {"calibration": qa, "test": test or ranking.SEEDS_TEST},
-                               WEIGHTS_FILE, docs, parts.token_counter(s)))
-        return
     from rag.answer.gate import MODEL_FILE
     from rag.evaluation.calibrate import Corpus, run
+    from rag.reader import training
     from rag.store import storage
 
-    # Named after its articles' folder: "seeds" for this project's.
-    corpora = [Corpus(storage.bind(s).corpus.name, s, qa, out, test, test_out)]
+    s = _settings(ctx)
+    # The seeds' calibration questions the reader trained on would flatter it: only its dev split counts.
+    corpora = [Corpus(storage.bind(s).corpus.name, s, qa, out, training.dev_ids(qa))]
     if public:
-        if not ranking.PUBLIC["calibration"].exists():
-            raise RagError(f"no {ranking.PUBLIC['calibration']} here: run from the project's folder, or pass --no-public")
-        corpora.append(Corpus("public", public_settings, ranking.PUBLIC["calibration"], out.with_name(out.name + "-public"),
-                              ranking.PUBLIC["test"] if test else None, test_out.with_name(test_out.name + "-public")))
-    click.echo(run(corpora, docs, gate_file or MODEL_FILE, s.gate_risk if risk is None else risk, limit, test_limit))
+        if not training.PUBLIC["calibration"].exists():
+            raise RagError(f"no {training.PUBLIC['calibration']} here: run from the project's folder, or pass --no-public")
+        # An existing index answers from the folder it records; a new one is built from the public corpus.
+        public_settings = dataclasses.replace(s, index=public_index,
+                                              corpus=None if public_index.exists() else training.PUBLIC["corpus"])
+        corpora.append(Corpus("public", public_settings, training.PUBLIC["calibration"], out.with_name(out.name + "-public")))
+    click.echo(run(corpora, docs, gate_file or MODEL_FILE, s.gate_risk if risk is None else risk, limit))
+
+
+@main.command("train-reader")
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/datasets/public-qa"),
+              show_default=True, help="The public-qa folder (SQuAD 2.0 dev + PIAF); missing: the seeds' calibration "
+                                      "questions alone.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("eval/out/reader"), show_default=True,
+              help="Where the run writes its pairs, report and weights file.")
+@click.option("--epochs", default=1.0, show_default=True, type=click.FloatRange(min=0.01))
+@click.option("--fraction", default=1.0, show_default=True, type=click.FloatRange(0.01, 1.0),
+              help="Share of the training questions (the learning curve: 0.25, 0.5).")
+@click.option("--seed", default=29, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-steps", default=-1, type=int, help="Stop after N optimiser steps (a smoke run).")
+@click.option("--max-questions", default=0, type=click.IntRange(min=0), help="Only N questions (a smoke run).")
+@click.option("--install", is_flag=True, help="Copy the weights file to rag/reader/ (the shipped reader).")
+@_options(EMBED_MODEL)
+@click.pass_context
+@_friendly
+def train_reader(ctx, data, out, epochs, fraction, seed, batch_size, max_steps, max_questions, install):
+    """Train the reader (which sentence answers, whether any does, the exact words) on labelled questions."""
+    import shutil
+
+    from rag.models.files import embed_model_path
+    from rag.reader import training, weights
+
+    s = _settings(ctx)
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "eval/calibration.jsonl").exists():
+        raise RagError("train-reader needs the project's checkout (eval/, seeds/): run it from a git clone")
+    plan = training.Plan(public_qa=data if (data / "qa-en.jsonl").exists() else None, repo=repo, out=out,
+                         epochs=epochs, fraction=fraction, seed=seed, batch_size=batch_size, max_steps=max_steps,
+                         max_questions=max_questions)
+    if plan.public_qa is None:
+        click.secho(f"no public-qa data at {data}: training on the seeds' calibration questions alone", err=True)
+    report = training.train(plan, embed_model_path(s.embed_model, s.cache_dir))
+    click.echo(json.dumps({k: report[k] for k in ("train_pairs", "dev_pairs", "steps", "seconds", "weights",
+                                                  "sha256")}, indent=1))
+    click.echo(json.dumps(report["dev_curve"][-1], indent=1))
+    if install:
+        shutil.copyfile(report["weights"], weights.SHIPPED)
+        click.echo(f"installed {weights.SHIPPED}")
 
 
 @main.command()

@@ -57,10 +57,10 @@ class Settings:
     candidates: int = 20        # per retriever, before fusion
     min_score: float = 0.80     # dense cosine below which nothing counts as evidence
     hybrid: bool = True         # BM25 fused with dense by reciprocal rank fusion
-    # Evidence sent to the model.
-    evidence_tokens: int = 450  # evidence budget in the prompt (eval: 260 → acc 0.58, 450 → 0.69, whole passages → 0.71)
-    max_sentences: int = 10
-    sentence_ranker: bool = False  # evidence chosen in the fitted ranker's order (rag/retrieval/ranker.json), not the hand-tuned one
+    # The reader (rag.reader): which retrieved sentence states the answer, whether any does, its words.
+    reader_weights: str = ""    # the trained reader file (default: the shipped rag/reader/reader-e5-small.safetensors)
+    reader_sentences: int = 24  # candidate sentences it reads (the retrieved passages' best by the hand-tuned score)
+    answer: str = "llm"         # llm: the model phrases the reader's answer; extract: the reader's span alone, no LLM
     # Generation.
     llm_backend: str = "llama-cpp"  # see rag.models.generation.BACKENDS
     # The "openai" backend: any OpenAI-compatible server (llama.cpp server, vLLM, …). The
@@ -79,14 +79,11 @@ class Settings:
     lang: str = "auto"          # answer language: auto (the question's), fr or en
     default_lang: str = "fr"    # for questions too short to detect
     ui_lang: str = "auto"       # the web chat's words: auto (the browser's Accept-Language), fr or en
-    # English questions: answer in French from the quote, then phrase it in English — "auto": when the quoted
-    # sentence's article is French (rag.pipeline.steps.via_french), "always", "never" (one pass).
-    english_via_french: str = "auto"
     split_questions: bool = True  # answer "X and Y?" questions part by part (rag.retrieval.multipart)
-    gate: bool = True           # the learned answer gate (off: the grounding rules alone decide; rag calibrate)
-    gate_file: str = ""         # the gate's weights (default: rag/answer/gate.json, fitted by rag calibrate)
-    # Wrong answers shown the gate lets through, as a share of all questions: its threshold is read for
-    # this budget on the fitted risk–coverage curve (higher: more answers, more of them wrong).
+    gate: bool = True           # the threshold on the reader's P(answerable) (off: the other checks alone decide)
+    gate_file: str = ""         # the gate's curve (default: rag/answer/gate.json, fitted by rag calibrate)
+    # Wrong answers shown the gate lets through, as a share of all questions: its threshold on P(answerable) is
+    # read for this budget on the fitted risk–coverage curve (higher: more answers, more of them wrong).
     gate_risk: float = 0.05
     # The web chat's users (rag users add); default ~/.config/rag/users.txt (rag.web.auth.default_file).
     auth_file: Path | None = None
@@ -138,8 +135,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "candidates": (1, 1000),
     "min_score": (-1.0, 1.0),          # a cosine
     "gate_risk": (0.0, 1.0),           # a share of all questions
-    "evidence_tokens": (16, 32768),
-    "max_sentences": (1, 20),          # one letter each
+    "reader_sentences": (1, 64),       # one batched forward
     "llm_timeout": (0.1, 3600.0),      # seconds
     "llm_retries": (0, 20),
     "max_tokens": (1, 4096),
@@ -151,7 +147,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lang": ("auto", "fr", "en"),
     "default_lang": ("fr", "en"),
     "ui_lang": ("auto", "fr", "en"),
-    "english_via_french": ("auto", "always", "never"),
+    "answer": ("llm", "extract"),
     "llm_backend": tuple(BACKENDS),
 }
 

@@ -16,11 +16,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from rag.answer.gate import Gate
 from rag.models.embedding import Embedder
-from rag.answer.gate import GateModel
 from rag.models.generation import Generator, Response, Usage
+from rag.reader import Reader, SentenceScore
 from rag.text.stemming import analyse
-from rag.answer.prompts import GRADE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -56,57 +56,54 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w{3,}", text.lower()))
 
 
-def closest_sentence(user: str) -> tuple[str, str]:
-    """(letter, text) of the lettered sentence of a prompt sharing most words with its question
-    (``("NONE", "")`` when there is none, as in the warm-up prompt)."""
-    question = _words(re.search(r"^Question: (.*)$", user, re.MULTILINE).group(1))
-    sentences = dict(re.findall(r"^\[([A-T])\] (.*)$", user, re.MULTILINE))
-    if not sentences:
-        return "NONE", ""
-    best = max(sentences, key=lambda k: len(question & _words(sentences[k])))
-    return best, sentences[best]
+_FIGURE = re.compile(r"\d+(?:[ ,.]\d+)*")
 
 
-def question_overlap(messages, prefix, labels):
-    """Default label probabilities: a sure grade 2, and for the cite-first read the sentence
-    sharing most words with the question (NONE unlikely)."""
-    if prefix == GRADE_PREFIX:
-        return {"0": 0.05, "1": 0.15, "2": 0.8}
-    best, _ = closest_sentence(messages[-1]["content"])
-    return {label: (0.9 if label == f" {best}" else 0.1 / max(1, len(labels) - 1)) for label in labels}
+class FakeReader(Reader):
+    """Scores a sentence by the question's words it shares (``prefer``: a text that makes its sentence win);
+    the span is the sentence's first figure, else the whole sentence; P(answerable) grows with the score
+    (0.5 at two shared words)."""
+
+    model_id = "fake-reader"
+
+    def __init__(self, prefer: str | None = None, p: float | None = None):
+        self.prefer = prefer
+        self.p = p
+        self.reads: list[tuple[str, list[str]]] = []
+
+    def score(self, question, sentences):
+        self.reads.append((question, list(sentences)))
+        out = []
+        for s in sentences:
+            value = float(len(_words(question) & _words(s))) + (10.0 if self.prefer and self.prefer in s else 0.0)
+            figure = _FIGURE.search(s)
+            out.append(SentenceScore(value, figure.span() if figure else (0, len(s))))
+        return out
+
+    def probability(self, score):
+        return self.p if self.p is not None else min(1.0, score / 4)
 
 
-def sentence_with(text: str, grade: float = 2, none: float = 0.02):
-    """Label probabilities choosing the sentence that contains ``text`` (else the first; NONE at ``none``),
-    and a graded check sure of ``grade``."""
-    def labels(messages, prefix, labels):
-        if prefix == GRADE_PREFIX:
-            return {f"{g}": (0.9 if g == grade else 0.05) for g in range(3)}
-        sentences = re.findall(r"^\[([A-T])\] (.*)$", messages[-1]["content"], re.MULTILINE)
-        best = next((k for k, sentence in sentences if text in sentence), sentences[0][0])
-        rest = (1 - none - 0.9) / max(1, len(labels) - 2)
-        return {label: 0.9 if label == f" {best}" else none if label == " NONE" else rest for label in labels}
-    return labels
+def sentence_of(user: str) -> tuple[str, str]:
+    """(the sentence, the answer words) of a writing prompt (``("", "")`` when it has none)."""
+    sentence = re.search(r"^Sentence: (.*)$", user, re.MULTILINE)
+    words = re.search(r"^Answer words: (.*)$", user, re.MULTILINE)
+    return (sentence.group(1) if sentence else ""), (words.group(1) if words else "")
 
 
 class FakeGenerator(Generator):
-    """Answers with ``reply(messages)`` (what follows the forced ``prefix``), streamed word by word;
-    label probabilities from ``labels(messages, prefix, labels)`` (default: ``question_overlap``).
+    """Answers with ``reply(messages)`` (what follows the forced ``prefix``), streamed word by word.
     Every call's ``Usage``: a prompt of one token per word of its messages, ``cached`` of them (at
-    most all) reused from a cache.
-
-    Every prompt is recorded in ``prompts``, every label read in ``label_reads``.
+    most all) reused from a cache. Every prompt is recorded in ``prompts``.
     """
 
     model_id = "fake-llm"
 
     def __init__(self, reply: Callable[[list[dict]], str] | str = "91 entreprises ont rejoint l'association.",
-                 labels: Callable | None = None, cached: int = 0):
+                 cached: int = 0):
         self.reply = reply if callable(reply) else (lambda messages: reply)
-        self.labels = labels or question_overlap
         self.cached = cached
         self.prompts: list[list[dict]] = []
-        self.label_reads: list[tuple[list[dict], str]] = []
         self.streamed_prefixes: list[str] = []
 
     def prompt_tokens(self, messages) -> int:
@@ -121,19 +118,10 @@ class FakeGenerator(Generator):
         usage = Usage(prompt_tokens=tokens, cached_tokens=min(self.cached, tokens), completion_tokens=len(pieces))
         return Response(iter(pieces), usage)
 
-    def label_probabilities(self, messages, prefix, labels, usage=None):
-        self.label_reads.append((messages, prefix))
-        if usage is not None:
-            usage.prompt_tokens = self.prompt_tokens(messages)
-            usage.cached_tokens = min(self.cached, usage.prompt_tokens)
-        probs = self.labels(messages, prefix, labels)
-        total = sum(probs.values())
-        return {label: probs[label] / total for label in labels}
 
 
-# A gate with known weights for the fakes: answers when the graded check is sure and NONE unlikely.
-TEST_GATE = GateModel(features=["p_none", "grade"], mean=[0.0, 1.0], scale=[1.0, 1.0], coef=[-4.0, 3.0],
-                      intercept=0.0, threshold=0.5)
+# A gate with a known threshold for the fakes: FakeReader's P(answerable) reaches it at two shared words.
+TEST_GATE = Gate(0.5)
 
 
 def kind_of(item) -> str:
@@ -170,10 +158,11 @@ def make_pipeline(tmp_path, corpus, fake_embedder):
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
-    def make(reply="91 entreprises ont rejoint l'association.", labels=None, **overrides):
+    def make(reply="91 entreprises ont rejoint l'association.", reader=None, **overrides):
         options = {"min_score": 0.0, **overrides}
         settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", **options)
-        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply, labels), gate_model=TEST_GATE)
+        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply), gate_model=TEST_GATE,
+                        reader=reader or FakeReader())
 
     return make
 
@@ -197,25 +186,17 @@ def command_words(line: str, home: Path) -> tuple[dict, list[str]]:
 
 
 def answer_from_evidence(messages) -> str:
-    """The fake model of the CLI sessions: the first figure of the sentence it cites (the one
-    ``question_overlap`` picks), in the language it is asked for ("Les articles ne le disent pas."
-    when that sentence has none); a follow-up is "rewritten" as itself, a French answer "translated"
-    by its two fixed phrasings; a prompt with no question is echoed."""
+    """The fake model of the CLI sessions: the reader's answer words in a sentence of the language asked
+    for; a follow-up is "rewritten" as itself; a prompt with no question is echoed."""
     prompt = messages[-1]["content"]
     follow_up = re.search(r"^Follow-up: (.*)$", prompt, re.MULTILINE)
     if follow_up:
         return follow_up.group(1)
-    french = re.search(r"^French answer: (.*)$", prompt, re.MULTILINE)      # the English phrasing pass
-    if french:
-        return french.group(1).replace("Les articles donnent", "The articles give").replace(
-            "Les articles ne le disent pas.", "The articles don't say.")
     if not re.search(r"^Question: ", prompt, re.MULTILINE):     # not a question on articles (the bench's counting)
         return " ".join(prompt.split()[:24])
     english = "Answer language: English" in prompt
-    figure = re.search(r"\d+(?:[ ,.]\d+)*", closest_sentence(prompt)[1])
-    if figure:
-        return f"The articles give {figure.group()}." if english else f"Les articles donnent {figure.group()}."
-    return "The articles don't say." if english else "Les articles ne le disent pas."
+    _, words = sentence_of(prompt)
+    return f"The articles give {words}." if english else f"Les articles donnent {words}."
 
 
 @pytest.fixture
@@ -229,7 +210,7 @@ def fake_models(monkeypatch):
 
     def build(settings, **given):
         pipe = Pipeline(settings, **{"embedder": FakeEmbedder(), "generator": FakeGenerator(answer_from_evidence),
-                                     "gate_model": TEST_GATE, **given})
+                                     "gate_model": TEST_GATE, "reader": FakeReader(), **given})
         made.append(pipe)
         return pipe
 
@@ -237,6 +218,7 @@ def fake_models(monkeypatch):
     monkeypatch.setattr("rag.pipeline.parts.embedder", lambda settings: FakeEmbedder())
     monkeypatch.setattr("rag.pipeline.parts.generator", lambda settings: FakeGenerator(answer_from_evidence))
     monkeypatch.setattr("rag.pipeline.parts.gate_model", lambda settings: TEST_GATE)
+    monkeypatch.setattr("rag.pipeline.parts.reader", lambda settings: FakeReader())
     monkeypatch.setattr("rag.pipeline.parts.token_counter", lambda settings: FakeGenerator().count_tokens)
     return made
 
@@ -253,7 +235,7 @@ def news_folder(tmp_path_factory):
 def user(tmp_path, monkeypatch, news_folder):
     """A user's machine: a checkout (the working directory, with seeds/, eval/qa.jsonl and
     eval/calibration.jsonl), a home folder with ~/my-articles (the seeds) and ~/news (every
-    format), no RAG_* variables set, and the gate and ranker ``rag calibrate`` writes kept out of rag/."""
+    format), no RAG_* variables set, and the gate ``rag calibrate`` writes kept out of rag/."""
     home, project = tmp_path / "home", tmp_path / "project"
     shutil.copytree(SEEDS, home / "my-articles")
     shutil.copytree(news_folder, home / "news")
@@ -265,7 +247,6 @@ def user(tmp_path, monkeypatch, news_folder):
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setattr("rag.answer.gate.MODEL_FILE", project / "gate.json")
-    monkeypatch.setattr("rag.retrieval.ranker.WEIGHTS_FILE", project / "ranker.json")
     monkeypatch.chdir(project)
     return home
 
@@ -337,7 +318,8 @@ def strict_pipeline(real_pipeline):
 
     p = real_pipeline
     default = Settings.__dataclass_fields__["gate_risk"].default
-    return Pipeline(p.settings.replace(gate_risk=default), embedder=p.embedder, generator=p.generator, store=p.store)
+    return Pipeline(p.settings.replace(gate_risk=default), embedder=p.embedder, generator=p.generator, store=p.store,
+                    reader=p.reader)
 
 
 @pytest.fixture(scope="session")
@@ -507,9 +489,10 @@ def bench_markdown(**measured) -> str:
     """``rag bench``'s markdown for a report with ``measured`` parts and placeholder figures elsewhere."""
     from rag.evaluation.bench import markdown
 
-    row = {"retrieve_s": 0.03, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 500, "tokens_per_s": 18.0}
-    return markdown({"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "naive": {"median": row},
-                     "ratios_naive_over_default": {}, "cold_start_s": 5, "peak_rss_mb": 1,
+    row = {"retrieve_s": 0.03, "read_s": 0.1, "first_token_s": 1.0, "total_s": 2.0, "prompt_tokens": 120,
+           "tokens_per_s": 18.0}
+    return markdown({"date": "d", "threads": 2, "default": {"median": row, "rows": [{}]}, "extract": {"median": row},
+                     "ratios_default_over_extract": {}, "cold_start_s": 5, "peak_rss_mb": 1,
                      "generation": {"measured_tokens_per_s": 18.0, "share_of_bound": 0.6, "memory_bandwidth_gbs": 30,
                                     "model_gb": 1.1, "bound_tokens_per_s": 27},
                      "embedding": {"passages_per_s": 30, "query_ms_median": 16}, "faiss": [], **measured})

@@ -2,10 +2,11 @@
 traps refused, the right figure kept, both parts of a two-part question answered. Cases the
 system still gets wrong are expected failures that name what happened.
 
-Each case is one a 1.5B model answered confidently and wrongly before the cite-first read,
-the graded check and the gate (issue "Answers you can trust"). The traps are asked under the default
-risk budget (``strict_pipeline``): three of them, and the general-knowledge trap, were expected failures
-under the gate fitted on the seeds alone and are refused since it keeps wrong answers shown within 5 %.
+Each case is one a 1.5B model answered confidently and wrongly when it chose the sentence itself (issue
+"Answers you can trust"). The trained reader now chooses the sentence and the answer's words; its
+P(answerable) is gated before the model is asked anything, and the declared checks (``rag.answer.checks``)
+refuse a written answer that drops or changes what the reader found. The traps are asked under the default
+risk budget (``strict_pipeline``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,28 @@ import re
 
 import pytest
 
+from rag.answer.checks import BY_NAME
+
 pytestmark = pytest.mark.integration
+
+REFUSED = ("The articles don't say:", "Les articles ne le disent pas :")
 
 
 def _limit(why: str):
-    """A case the default model and gate still get wrong (measured 2026-11-23/24): run, reported, not failing."""
+    """A case the default models and gate still get wrong: run, reported, not failing."""
     return pytest.mark.xfail(reason=why, strict=False)
+
+
+def _assert_refused(answer) -> None:
+    """Refused by a declared check, saying why in the question's language, citing nothing."""
+    assert answer.refused, (answer.answer, answer.reader, answer.checks)
+    assert answer.citations == [] and answer.answer.startswith(REFUSED)
+    failed = [c["failed"] for c in answer.checks if not c["answer"]]
+    assert failed and all(name in BY_NAME for name in failed), answer.checks
+    assert answer.reason.split(":")[0] in BY_NAME, answer.reason
+    if "unanswerable" in failed:        # refused on the reader's probability: the model was never asked
+        assert answer.timings["first_token_s"] is None and answer.withdrawn == ""
+        assert answer.closest and answer.closest["text"] == answer.reader["sentence"]["text"]
 
 
 @pytest.mark.parametrize("question", [
@@ -27,19 +44,16 @@ def _limit(why: str):
     "Combien de membres l’association du métavers de Pékin vise-t-elle d’ici deux ans ?",   # entity swap
     "Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",       # entity swap
     pytest.param("How many investment projects were signed at the 2022 World Internet Conference?",
-                 marks=_limit("attribute swap: answered with the WIC's 2 000 (not projects), and the gate fitted on "
-                              "both corpora (2026-12-01) gives it more than its 5 % threshold")),
+                 marks=_limit("attribute swap (the WIC's 2 000 representatives are not projects): answered under "
+                              "the previous answer step; not yet measured with the reader")),
 ])
 def test_distractors_are_refused(strict_pipeline, question):
-    answer = strict_pipeline.ask(question)
-    assert answer.refused, (answer.answer, answer.checks)
-    assert answer.citations == []
-    assert answer.answer.startswith(("The articles don't say:", "Les articles ne le disent pas :"))
+    _assert_refused(strict_pipeline.ask(question))
 
 
 def test_general_knowledge_trap_is_refused(strict_pipeline):
     answer = strict_pipeline.ask("Who is the CEO of Alibaba Group?")
-    assert answer.refused, (answer.answer, answer.checks)
+    _assert_refused(answer)
     assert "Ma" not in answer.answer
 
 
@@ -48,22 +62,27 @@ def test_general_knowledge_trap_is_refused(strict_pipeline):
      "000_00be9f381121e8cb.txt"),
     pytest.param("How many investment projects were signed at the Digital China Summit?", r"(?<!\d)455(?!\d)",
                  "001_eff1faf9964d099f.txt",
-                 marks=_limit("right in one run (455), in CI's run answered '40 %' from another sentence and "
-                              "refused by the unit rule: the answer depends on what the KV cache held before")),
+                 marks=_limit("the previous answer step answered '40 %' from another sentence in one CI run; not yet "
+                              "measured with the reader")),
 ])
 def test_the_correct_figure_is_not_refused(real_pipeline, question, figure, doc):
     answer = real_pipeline.ask(question)
-    assert not answer.refused, (answer.reason, answer.checks)
+    assert not answer.refused, (answer.reason, answer.reader, answer.checks)
     assert re.search(figure, answer.answer)
     assert answer.citations and all(c["doc"] == doc for c in answer.citations)
+    # The reader found it: its sentence is the one cited, its words hold the figure, its probability passed.
+    [check] = answer.checks
+    assert check["answer"] and check["failed"] == "" and check["source"] == answer.citations[0]["evidence"]
+    assert answer.reader["sentence"]["doc"] == doc and re.search(figure, answer.reader["span"] or "")
+    assert check["p_answer"] >= real_pipeline.gate_model.threshold
 
 
-@_limit("the second part was answered '40 %' from the wrong sentence; the unit rule refused that part, the "
-        "first part (91) was answered")
+@_limit("the previous answer step answered the second part '40 %' from the wrong sentence; not yet measured with "
+        "the reader")
 def test_a_two_part_question_is_answered_in_both_parts(real_pipeline):
     answer = real_pipeline.ask("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang, "
                                "et combien de projets d'investissement ont été conclus au Sommet de la Chine numérique ?")
     assert not answer.refused, answer.reason
     assert re.search(r"(?<!\d)91(?!\d)", answer.answer) and re.search(r"(?<!\d)455(?!\d)", answer.answer)
     assert {c["doc"] for c in answer.citations} == {"000_00be9f381121e8cb.txt", "001_eff1faf9964d099f.txt"}
-    assert len(answer.checks) == 2
+    assert len(answer.checks) == 2 and all(c["answer"] for c in answer.checks), answer.checks

@@ -10,7 +10,7 @@ import re
 import gradio as gr
 import pytest
 
-from conftest import FakeGenerator, page_config
+from conftest import FakeGenerator, FakeReader, page_config
 
 from rag.web import app, handlers, render, strings
 
@@ -100,9 +100,66 @@ def test_final_sources_highlight_the_cited_span_and_hold_the_whole_article(pipe,
 def test_refusal_has_its_own_look(make_pipeline):
     last = run(make_pipeline("Les articles ne mentionnent pas ce chiffre."))[-1]
     assert 'class="refusal"' in bot(last) and "Les articles ne le disent pas" in text_of(bot(last))
-    assert 'class="banner refused"' in sources_of(last) and "Passages les plus proches" in text_of(sources_of(last))
+    assert 'class="banner refused"' in sources_of(last) and "La phrase la plus proche" in text_of(sources_of(last))
     assert "refused" in last[1] and "Pas de réponse" in text_of(last[1])
     assert "<a " not in bot(last)
+
+
+def test_a_refusal_quotes_the_closest_sentence_in_the_chat_and_marks_it_in_the_sources(make_pipeline):
+    pipe = make_pipeline(reader=FakeReader(prefer="siège de l’association", p=0.1))
+    last = run(pipe, question="Quelle couleur a le drapeau de Hangzhou ?")[-1]
+    sentence = "Le siège de l’association est établi dans la ville de Hangzhou"
+    shown = text_of(bot(last)).replace("\\", "")       # the bubble's markdown, its escapes dropped
+    refusal, label, quote = shown.split("\n\n")
+    assert refusal.startswith("🚫 Les articles ne le disent pas : aucune phrase des articles ne l'énonce")
+    assert label == "La phrase la plus proche (elle ne répond pas) :" and quote.startswith(f"> {sentence}")
+    kept = last[4]["1"]          # the answer as rated (--json's fields)
+    assert kept["closest"]["doc"] == ZHEJIANG and kept["closest"]["title"].startswith("La province chinoise du Zhejiang")
+    assert quote.endswith(f"> — *{kept['closest']['title']}*") and "<a " not in bot(last), \
+        "quoted with its article's title, citing nothing"
+    panel = sources_of(last)
+    closest, _, others = panel.partition('<details class="others">')
+    assert re.findall(r'<mark class="closest">(.*?)</mark>', closest.split('<details class="article">')[0]) == \
+        [html.escape(sentence + ", capitale de la province du Zhejiang, réputée pour ses institutions académiques et "
+                                "ses parcs industriels de haute technologie.")]
+    assert '<div class="src-card closest"' in closest and closest.count('class="src-card') == 1
+    assert text_of(others).startswith("Autres passages lus") and 'data-cite' not in panel
+    assert "La phrase la plus proche (elle ne répond pas) :" in last[5] and f"> {sentence}" in last[5], \
+        "the Markdown copy quotes it too"
+    assert pipe.generator.prompts == [], "refused on the reader's probability: nothing was written"
+
+
+def test_the_chat_in_extract_mode_never_loads_the_llm(monkeypatch, tmp_path, corpus, fake_embedder):
+    """RAG_ANSWER=extract: the page is built, warmed up and answers with no LLM at all."""
+    from conftest import TEST_GATE
+
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    def no_llm(settings):
+        raise AssertionError("the LLM was loaded")
+
+    monkeypatch.setattr("rag.pipeline.parts.generator", no_llm)
+    settings = Settings.load(env={"RAG_ANSWER": "extract"}, corpus=corpus, index=tmp_path / "index", min_score=0.0)
+    pipe = Pipeline(settings, embedder=fake_embedder, gate_model=TEST_GATE, reader=FakeReader())
+    pipe.warm_up()
+    app.build_app(pipe)
+    assert text_of(bot(run(pipe)[-1])) == "91 [1]"
+
+
+def test_extract_mode_answers_with_the_readers_words_without_the_llm(make_pipeline):
+    pipe = make_pipeline(answer="extract")
+    steps = run(pipe)
+    assert not any(bot(s).endswith(render.CURSOR) for s in steps), "nothing streams: the answer comes whole"
+    last = steps[-1]
+    assert text_of(bot(last)) == "91 [1]" and cited(last) == 1
+    assert re.search(r'<mark data-cite="1">.*91 entreprises', sources_of(last))
+    statuses = [text_of(s[1]) for s in steps]
+    assert not any("Rédaction" in s or "Vérification" in s for s in statuses) and "Répondu en" in statuses[-1]
+    assert pipe.generator.prompts == [] and last[4]["1"]["reader"]["span"] == "91"
+    follow = run(pipe, question="Et combien de membres vise-t-elle ?", chat=last[0], history=last[3])[-1]
+    assert pipe.generator.prompts == [], "a follow-up is searched as asked: no LLM rewrites it"
+    assert [m["role"] for m in follow[0]] == ["user", "assistant", "user", "assistant"]
 
 
 def test_answer_in_the_wrong_language_is_replaced_in_the_chat(make_pipeline):
@@ -135,7 +192,7 @@ def test_passages_titles_and_questions_are_escaped(make_pipeline, corpus):
 def test_follow_ups_are_answered_in_the_conversation(make_pipeline):
     def reply(messages):
         if "Standalone question" in messages[-1]["content"]:
-            return "Combien de membres l'association du métavers du Zhejiang vise-t-elle ?"
+            return "Combien de membres l'association vise-t-elle d'atteindre au total ?"
         return "L'association vise 200 membres." if "vise" in messages[-1]["content"] else ANSWER
 
     pipe = make_pipeline(reply)
@@ -257,7 +314,9 @@ def test_ui_language_is_the_setting_else_the_browsers(setting, browser, ui):
 
 def test_one_interface_language_whatever_the_answer_language(make_pipeline):
     # The answer follows the question; the page (status, sources panel) stays in its own language.
-    pipe = make_pipeline("In total, 91 companies joined the Zhejiang metaverse association.")
+    # The reader's sentence (an English question over French articles: the fake reader is told which).
+    pipe = make_pipeline("In total, 91 companies joined the Zhejiang metaverse association.",
+                         reader=FakeReader(prefer="91 entreprises"))
     question = "How many companies joined the Zhejiang metaverse association?"
     steps = run(pipe, question=question, lang="fr")
     last = steps[-1]
@@ -266,7 +325,7 @@ def test_one_interface_language_whatever_the_answer_language(make_pipeline):
     statuses = [text_of(s[1]) for s in steps]
     for french in ("Recherche dans les articles…", "Rédaction…", "Vérification…"):
         assert any(french in s for s in statuses), (french, statuses)
-    assert any(re.search(r"Lecture de \d+ passage\(s\)…", s) for s in statuses)
+    assert any(re.search(r"Lecture de \d+ phrase\(s\)…", s) for s in statuses)
     assert not any(re.search(r"Searching|Reading|Writing|Checking", s) for s in statuses)
     status, sources = handlers.redraw(pipe, last[6], "en")            # the page's switch: the same answer
     assert "Answered in" in status and "Cited sources" in sources and "Open the whole article" in sources

@@ -10,7 +10,7 @@ import re
 
 import gradio as gr
 import pytest
-from conftest import TEST_GATE, FakeGenerator, page_config
+from conftest import TEST_GATE, FakeGenerator, FakeReader, page_config
 from fixtures_news import HTML, write_pdf
 
 from rag.web import handlers, render, strings
@@ -75,7 +75,7 @@ def test_a_date_not_understood_is_one_line_and_asks_nothing(pipe):
     last = run(pipe, QUESTION, date_from="bientôt")[-1]
     shown = html.unescape(last[0][-1]["content"])
     assert 'class="error"' in shown and "Date non comprise" in shown and "bientôt" in shown
-    assert pipe.generator.prompts == [] and pipe.generator.label_reads == []
+    assert pipe.generator.prompts == [] and pipe.reader.reads == []
 
 
 def test_the_final_answer_fills_the_markdown_box_and_is_kept_for_rating(pipe):
@@ -112,7 +112,8 @@ def test_examples_are_offered_only_for_articles_in_the_index():
 def live(tmp_path, corpus, fake_embedder):
     settings = Settings.load(env={}, corpus=corpus, index=tmp_path / "index", min_score=0.0)
     reply = lambda messages: "35 millions [1]." if "Ningbo" in messages[-1]["content"] else "91 entreprises [1]."  # noqa: E731
-    return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply), gate_model=TEST_GATE)
+    return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply), gate_model=TEST_GATE,
+                    reader=FakeReader())
 
 
 def test_uploaded_files_are_checked_indexed_and_usable_at_once(live, tmp_path):
@@ -132,7 +133,8 @@ def test_uploaded_files_are_checked_indexed_and_usable_at_once(live, tmp_path):
     assert sorted(p.name for p in (live.settings.corpus / "uploads").iterdir()) == ["ningbo.html", "rapport.pdf"]
     assert any(r[1] == "Ningbo bat son record de conteneurs" and r[0] == "2024-01-15" for r in table)
     assert ("2024-01-15 · Ningbo bat son record de conteneurs", "uploads/ningbo.html") in picked["choices"]
-    answer = live.ask("Combien de conteneurs à Ningbo ?", scope=handlers.make_scope(["uploads/ningbo.html"], "", "", "fr"))
+    answer = live.ask("Combien de conteneurs le port de Ningbo a-t-il traités ?",
+                      scope=handlers.make_scope(["uploads/ningbo.html"], "", "", "fr"))
     assert answer.citations[0]["doc"] == "uploads/ningbo.html" and answer.citations[0]["date"] == "2024-01-15"
 
 

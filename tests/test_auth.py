@@ -166,14 +166,15 @@ def test_loopback_without_users_opens_without_sign_in_and_the_network_does_not(t
 LAUNCHER = """\
     import sys
     sys.path.insert(0, {tests!r})
-    from conftest import TEST_GATE, FakeEmbedder, FakeGenerator, answer_from_evidence
+    from conftest import TEST_GATE, FakeEmbedder, FakeGenerator, FakeReader, answer_from_evidence
     from rag.pipeline import Pipeline, builder, parts
 
     # What the fake_models fixture does, in this process: no real model is loaded.
     builder.build = lambda settings, **given: Pipeline(settings, **{{
         "embedder": FakeEmbedder(), "generator": FakeGenerator(answer_from_evidence), "gate_model": TEST_GATE,
-        **given}})
+        "reader": FakeReader(), **given}})
     parts.embedder = lambda settings: FakeEmbedder()
+    parts.reader = lambda settings: FakeReader()
     from rag.cli import main
     main()
 """

@@ -64,6 +64,19 @@ def test_rag_feedback_export_writes_eval_cases(rag, user):
     assert len(load_qa(out)) == 2, "rag eval --qa reads the file"
 
 
+def test_a_liked_refusal_is_exported_as_a_question_to_refuse(rag, user):
+    index = user / "news" / ".rag"
+    refusal = {"question": "Quelle couleur a le drapeau de Hangzhou ?", "lang": "fr", "refused": True,
+               "answer": "Les articles ne le disent pas : aucune phrase des articles ne l'énonce.", "citations": [],
+               "passages": [{"doc": "000_00be9f381121e8cb.txt", "score": 0.5}]}
+    feedback.record(index, refusal, True)
+    result = rag("rag feedback export --index ~/news/.rag")
+    assert result.exit_code == 0 and result.stderr == "1 cases written\n", result.stderr
+    [case] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (case["doc"], case["must_match"], case["type"]) == (None, [], "unanswerable")
+    assert case["answer"] == refusal["answer"]
+
+
 def test_rag_feedback_export_without_options_reads_dot_rag_and_writes_stdout(rag, user):
     _rate_three_answers(user.parent / "project" / ".rag")
     result = rag("rag feedback export")

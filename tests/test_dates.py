@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import TEST_GATE, FakeGenerator, sentence_with
+from conftest import TEST_GATE, FakeGenerator, FakeReader
 
 from rag.retrieval import timefilter
 from rag.pipeline import Pipeline
@@ -53,8 +53,8 @@ def dated(tmp_path, fake_embedder):
 
     def make(reply="Le taux est de 5,2 % [1]."):
         settings = Settings.load(env={}, corpus=folder, index=tmp_path / "idx", min_score=0.0)
-        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply, sentence_with("5,2")),
-                        gate_model=TEST_GATE)
+        return Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator(reply),
+                        gate_model=TEST_GATE, reader=FakeReader(prefer="5,2"))
 
     return make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from conftest import SEEDS, TEST_GATE, FakeGenerator
+from conftest import SEEDS, TEST_GATE, FakeGenerator, FakeReader
 
 from rag.ingest import duplicates
 from rag.pipeline import Pipeline
@@ -68,7 +68,8 @@ def test_copies_are_grouped_under_the_earliest_and_listed_once(tmp_path, fake_em
 def test_copies_never_fill_the_evidence_with_the_same_sentence(tmp_path, fake_embedder):
     folder = _corpus_with_copies(tmp_path)
     settings = Settings.load(env={}, corpus=folder, index=tmp_path / "idx", min_score=0.0)
-    pipe = Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator("91 entreprises [1]."), gate_model=TEST_GATE)
+    pipe = Pipeline(settings, embedder=fake_embedder, generator=FakeGenerator("91 entreprises [1]."), gate_model=TEST_GATE,
+                    reader=FakeReader())
     events = list(pipe.ask_stream("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"))
     evidence = next(e for e in events if type(e).__name__ == "Retrieved").evidence
     texts = [" ".join(e.text.split()) for e in evidence]

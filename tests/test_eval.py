@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from conftest import FakeReader
 
 from rag.errors import RagError
 from rag.evaluation.eval import aggregate, load_qa, run, score_item
@@ -57,7 +58,7 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
          "answer": "", "must_match": [], "type": "unanswerable"},
     ]
     qa.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items), encoding="utf-8")
-    pipe = make_pipeline("91 entreprises [1].")
+    pipe = make_pipeline("91 entreprises [1].", reader=FakeReader(p=0.9))
     out = tmp_path / "out"
     summary = run(pipe.settings, qa, out, pipeline=pipe)
     report = json.loads((out / "report.json").read_text())
@@ -66,9 +67,10 @@ def test_run_writes_reports_and_resumes_from_cache(make_pipeline, tmp_path):
     assert (out / "accuracy.png").stat().st_size > 1000 and (out / "latency.png").exists()
     md = (out / "report.md").read_text()
     assert "## Failures (0)" in md and "| accuracy |" in md
+    assert "reader `fake-reader`, LLM `fake-llm`" in md
     # The headline measure: wrong answers shown against answerable questions answered, per gate threshold.
-    assert md.count("| 0.50 (in use) | 1.00 | 1.00 | 0.00 | 1.00 |") == 1, "Fuzhou's '91' is refused by a rule"
-    assert "| 1.00 | 0.00 | 0.00 | 0.00 | 1.00 |" in md, "at 1 the gate lets nothing through"
+    assert md.count("| 0.50 (in use) | 1.00 | 1.00 | 0.00 | 1.00 |") == 1, "Fuzhou's '91' is refused by a check"
+    assert "| 0.95 | 0.00 | 0.00 | 0.00 | 1.00 |" in md, "above the reader's 0.9 the gate lets nothing through"
     assert (out / "risk_coverage.png").stat().st_size > 1000
     assert "accuracy 1.00" in summary
     prefill = report["by_lang"]["fr"]["prefill_tokens_median"]     # per language, as the first token's time
@@ -100,27 +102,57 @@ def test_retrieval_only_scores_without_asking_the_model(tmp_path, make_pipeline)
 def test_cached_answers_are_keyed_by_what_the_model_reads_not_by_the_apps_own_sentences(monkeypatch):
     from rag.evaluation import eval as evaluation
     from rag.answer import prompts
+    from rag.answer.gate import Gate
+    from rag.settings import Settings
+
+    class Named:
+        def __init__(self, model_id):
+            self.model_id = model_id
 
     class Pipe:
-        class embedder:
-            model_id = "e"
+        embedder, reader, gate_model = Named("e"), Named("r"), Gate(0.4)
+        store = type("Store", (), {"manifest": {"docs": 5}})
+        asked_for_the_llm = 0
 
-        class generator:
-            model_id = "g"
+        @property
+        def generator(self):
+            Pipe.asked_for_the_llm += 1
+            return Named("g")
 
-        class store:
-            manifest = {"docs": 5}
-
-        class gate_model:
-            source_weight, coef, threshold = 30.0, [1.0], 0.1
-
-    from rag.settings import Settings
-    settings = Settings.load(env={})
-    before = evaluation._fingerprint(settings, Pipe)
-    monkeypatch.setitem(prompts.TEXT["en"]["why"], "restated", "another wording shown to the user")
-    assert evaluation._fingerprint(settings, Pipe) == before
+    pipe, settings = Pipe(), Settings.load(env={})
+    before = evaluation._fingerprint(settings, pipe)
+    monkeypatch.setitem(prompts.TEXT["en"], "refused", "another wording shown to the user: {why}.")
+    assert evaluation._fingerprint(settings, pipe) == before
     monkeypatch.setattr(prompts, "SYSTEM", prompts.SYSTEM + " Be brief.")
-    assert evaluation._fingerprint(settings, Pipe) != before
+    assert evaluation._fingerprint(settings, pipe) != before
     monkeypatch.undo()
-    Pipe.gate_model.source_weight = 5.0
-    assert evaluation._fingerprint(settings, Pipe) != before
+    for changed in ({"gate_model": Gate(0.6)}, {"reader": Named("r2")}):     # a refitted gate, other reader weights
+        other = Pipe()
+        other.__dict__.update(changed)
+        assert evaluation._fingerprint(settings, other) != before, changed
+    Pipe.asked_for_the_llm = 0
+    extract = evaluation._fingerprint(settings.replace(answer="extract"), pipe)
+    assert extract != before and Pipe.asked_for_the_llm == 0, "extract mode never loads the LLM"
+
+
+def test_extract_eval_scores_the_reader_per_language_and_its_curve_tries_every_threshold(make_pipeline, tmp_path):
+    from rag.evaluation import extract
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in [
+        {"id": "a", "lang": "fr", "question": "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?",
+         "doc": "000_00be9f381121e8cb.txt", "answer": "91", "must_match": ["91"], "type": "number",
+         "evidence": "Actuellement, 91 entreprises basées dans la province du Zhejiang ont rejoint l’association"},
+        {"id": "b", "lang": "fr", "question": "Quelle est la population de Fuzhou ?", "doc": None, "evidence": None,
+         "answer": "", "must_match": [], "type": "unanswerable"}]), encoding="utf-8")
+    pipe = make_pipeline(reader=FakeReader(p=0.3))        # below the gate's 0.5: both refused
+    table = extract.run(pipe.settings, qa, tmp_path / "out", pipeline=pipe)
+    assert pipe.generator.prompts == [], "no LLM"
+    report = json.loads((tmp_path / "out" / "extract.json").read_text())
+    everything = report["groups"]["all"]
+    assert (everything["n"], everything["top1"], everything["em"], everything["answered_right"]) == (2, 1.0, 1.0, 0.0)
+    assert everything["unanswerable_refused"] == 1.0 and everything["wrong_shown"] == 0.0
+    assert "| fr | 2 | 1.00 | 1.00 |" in table and "| en |" not in table, "a group with no question is left out"
+    # Refused at the gate in use, but the curve tries every threshold: at 0.3 the reader's "91" was right.
+    assert report["curve"][0] == {"threshold": 0.3, "coverage": 1.0, "wrong_shown": 0.5}
+    assert (report["curve"][-1]["coverage"], report["curve"][-1]["wrong_shown"]) == (0.0, 0.0), "ends refusing all"

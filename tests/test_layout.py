@@ -10,8 +10,9 @@ from pathlib import Path
 
 RAG = Path(__file__).resolve().parents[1] / "rag"
 # Bottom to top; a module may import its own stage and those below it. settings sits above the
-# models (it lists their backends) and below every stage that reads it.
-STAGES = ["errors", "text", "ingest", "models", "settings", "store", "retrieval", "answer", "pipeline",
+# models (it lists their backends) and below every stage that reads it; the reader reads what
+# retrieval found, before any answer is written.
+STAGES = ["errors", "text", "ingest", "models", "settings", "store", "retrieval", "reader", "answer", "pipeline",
           "evaluation", "web", "cli"]
 
 

@@ -50,7 +50,7 @@ def public_answers(public_pipeline):
 
     pipe, _ = public_pipeline
     strict = Pipeline(pipe.settings.replace(gate_risk=Settings.__dataclass_fields__["gate_risk"].default),
-                      embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
+                      embedder=pipe.embedder, generator=pipe.generator, store=pipe.store, reader=pipe.reader)
     return {**{i: pipe.ask(ITEMS[i]["question"]) for i in ANSWERED},
             **{i: strict.ask(ITEMS[i]["question"]) for i in REFUSED}}
 
@@ -89,3 +89,37 @@ def test_a_question_the_articles_do_not_answer_is_refused_in_its_language(public
     if answer.closest is not None:       # none when nothing was close enough to read
         c = answer.closest
         assert (folder / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
+
+
+@pytest.fixture(scope="session")
+def public_extracts(public_pipeline):
+    """The same questions in extract mode (the reader alone, no LLM), at the default risk budget."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    pipe, _ = public_pipeline
+    extract = Pipeline(pipe.settings.replace(answer="extract", gate_risk=Settings.__dataclass_fields__["gate_risk"].default),
+                       embedder=pipe.embedder, store=pipe.store, reader=pipe.reader)
+    return {i: extract.ask(ITEMS[i]["question"]) for i in ANSWERED + REFUSED}
+
+
+@pytest.mark.parametrize("qid", ANSWERED)
+def test_the_reader_alone_answers_with_the_article_s_words(public_pipeline, public_extracts, qid):
+    _, folder = public_pipeline
+    item, answer = ITEMS[qid], public_extracts[qid]
+    assert not answer.refused, (answer.answer, answer.reason)
+    for rx in item["must_match"]:
+        if not re.search(rx, answer.answer, re.IGNORECASE):     # a translated answer's words: the quote is French
+            assert item["lang"] == "en" and item["doc"].startswith("fr/"), (rx, answer.answer)
+    if item["lang"] == "en" and item["doc"].startswith("fr/"):
+        assert "(quoted from the article, in French)" in answer.answer, answer.answer
+    c = answer.citations[0]
+    assert c["doc"] == item["doc"] and answer.reader["span"] in c["text"]
+    assert (folder / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["text"]
+
+
+@pytest.mark.parametrize("qid", REFUSED)
+def test_the_reader_alone_refuses_what_the_articles_do_not_say(public_extracts, qid):
+    item, answer = ITEMS[qid], public_extracts[qid]
+    assert answer.refused and answer.citations == [], answer.answer
+    assert answer.answer.startswith("Les articles ne le disent pas" if item["lang"] == "fr" else "The articles don't say")

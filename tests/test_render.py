@@ -197,6 +197,39 @@ def test_a_refusal_in_the_other_language_keeps_the_panel_in_the_pages():
     assert panel.startswith("🚫 Les articles ne le disent pasPassages les plus proches") and "don't" not in panel
 
 
+def test_a_refusal_marks_the_closest_sentence_first_and_folds_the_others():
+    read = [long_evidence(1, 2), evidence(2, SPAN)]
+    closest = {**citation(2, read[1]), **META}
+    answer = SimpleNamespace(refused=True, answer="Les articles ne le disent pas : aucune phrase ne l'énonce.",
+                             citations=[], lang="fr", closest=closest)
+    panel = render.sources_html(answer, read, {**DOCS, **LONG_DOCS}, "en", describe)
+    first, _, others = panel.partition('<details class="others">')
+    assert text_of(first).startswith("🚫 The articles don't sayThe closest sentence (it does not answer):")
+    assert first.count('class="src-card') == 1 and '<div class="src-card closest">' in first
+    assert re.search(r'<div class="src-text">(.*?)</div>', first).group(1) == \
+        f'Au total, <mark class="closest">{html.escape(SPAN)}</mark> Elle vise 200 membres.'
+    assert text_of(others).startswith("Other passages read (1)") and "Phrase 2 du" in text_of(others)
+    assert "data-cite" not in panel and 'class="src-n"' not in panel, "a refusal cites nothing"
+
+
+def test_a_refusal_bubble_quotes_the_closest_sentence_as_text():
+    closest = {"doc": "zj.html", "start": 0, "end": 5, "text": "Le <b>chiffre</b>\n est 91.", "title": "Le *Zhejiang*"}
+    bubble = render.refusal_markdown("The articles don't say: no sentence states it.", closest, "en")
+    refusal, label, quote = bubble.split("\n\n")
+    assert refusal == '<span class="refusal">🚫 The articles don\'t say\\: no sentence states it\\.</span>'
+    assert label == "The closest sentence \\(it does not answer\\)\\:"
+    assert quote == "> Le &lt;b&gt;chiffre&lt;/b&gt; est 91\\.\n>\n> — *Le \\*Zhejiang\\**", "data, never markup"
+    assert render.refusal_markdown("Rien.") == '<span class="refusal">🚫 Rien\\.</span>'
+
+
+def test_markdown_copy_of_a_refusal_quotes_the_closest_sentence():
+    closest = {"n": 3, "doc": "zj.txt", "text": "Elle vise\n200 membres.", "title": "Le Zhejiang", "date": "2024-04-12",
+               "source": "", "start": 0, "end": 5}
+    answer = SimpleNamespace(answer="Les articles ne le disent pas.", citations=[], refused=True, closest=closest)
+    assert render.copy_markdown(answer, "fr") == ("Les articles ne le disent pas.\n\n**La phrase la plus proche (elle ne "
+                                                  "répond pas) :**\n\nLe Zhejiang — 2024-04-12\n> Elle vise 200 membres.\n")
+
+
 def test_markdown_copy_holds_the_answer_and_its_dated_sources():
     cite = {"n": 1, "doc": "zj.txt", "text": "91 entreprises\nmembres", "title": "Le Zhejiang", "date": "2024-04-12",
             "source": "Xinhua", "url": "https://x.example/a", "start": 0, "end": 5}

@@ -15,6 +15,8 @@ def test_variables_override_defaults_and_flags_override_variables():
     s = Settings.load(env={"RAG_TOP_K": "3", "RAG_HYBRID": "0", "RAG_MIN_SCORE": "0.5", "RAG_LANG": "fr"}, lang="en")
     assert (s.top_k, s.hybrid, s.min_score, s.lang) == (3, False, 0.5, "en")
     assert Settings.load(env={"RAG_TOP_K": ""}).top_k == 5          # empty means unset
+    assert Settings.load(env={"RAG_ANSWER": "extract"}).answer == "extract"
+    assert Settings.load(env={"RAG_ANSWER": "extract"}, answer="llm").answer == "llm"
 
 
 def test_every_numeric_setting_refuses_values_out_of_its_range():
@@ -38,7 +40,7 @@ def test_every_numeric_setting_refuses_values_out_of_its_range():
     ("RAG_TOP_K", "2.5", "RAG_TOP_K='2.5' is not valid: use an integer from 1 to 50"),
     ("RAG_HYBRID", "maybe", "RAG_HYBRID='maybe' is not valid: use 1 or 0"),
     ("RAG_LANG", "de", "RAG_LANG='de' is not allowed: use auto, fr or en"),
-    ("RAG_ENGLISH_VIA_FRENCH", "1", "RAG_ENGLISH_VIA_FRENCH='1' is not allowed: use auto, always or never"),
+    ("RAG_ANSWER", "span", "RAG_ANSWER='span' is not allowed: use llm or extract"),
     ("RAG_CANDIDATES", "3", "RAG_CANDIDATES=3 is below RAG_TOP_K=5"),
 ])
 def test_bad_values_say_what_is_allowed(variable, value, message):

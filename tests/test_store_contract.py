@@ -18,7 +18,7 @@ from rag.retrieval.scope import Scope
 from rag.settings import Settings
 from rag.store import storage
 
-from conftest import SEEDS, TEST_GATE, FakeEmbedder, FakeGenerator, answer_from_evidence, require_extra
+from conftest import SEEDS, TEST_GATE, FakeEmbedder, FakeGenerator, FakeReader, answer_from_evidence, require_extra
 
 SEED = "000_00be9f381121e8cb.txt"
 ORIGINAL = "wire.txt"
@@ -82,7 +82,7 @@ def _build(kind, folder):
 
 def _pipeline(kind, folder=None) -> Pipeline:
     return Pipeline(kind.settings(corpus=folder, min_score=0.0), embedder=FakeEmbedder(),
-                    generator=FakeGenerator(answer_from_evidence), gate_model=TEST_GATE)
+                    generator=FakeGenerator(answer_from_evidence), gate_model=TEST_GATE, reader=FakeReader())
 
 
 def test_a_build_reports_what_it_did(kind, folder):
@@ -138,7 +138,7 @@ def test_a_scope_keeps_the_searches_to_its_articles(kind, folder):
 def test_a_date_scoped_question_is_answered_from_that_range_only(kind, folder):
     _build(kind, folder)
     pipe = _pipeline(kind, folder)
-    answer = pipe.ask("Combien de visiteurs ?", scope=Scope(start="2024-04", end="2024-04"))
+    answer = pipe.ask("Combien de visiteurs le musée a-t-il reçus ?", scope=Scope(start="2024-04", end="2024-04"))
     assert {p["doc"] for p in answer.passages} == {kind.key(LYON)}
     assert "700" in answer.answer and answer.citations[0]["doc"] == kind.key(LYON)
     nothing = pipe.ask("Combien de visiteurs ?", scope=Scope(start="2030"))

@@ -1,6 +1,5 @@
-"""From evidence to a checked answer: the prompts, follow-up rewriting, which sentence the answer
-came from (attribution), the grounding rules, the answer type a question wants, the learned gate
-and its fitted weights (``gate.json``).
+"""From the reader's sentence to a checked answer: the prompts, follow-up rewriting, the grounding helpers, the
+declared checks (``checks``), the gate on the reader's P(answerable) and its fitted curve (``gate.json``).
 
-Imports the stages below it (``text`` … ``retrieval``).
+Imports the stages below it (``text`` … ``retrieval``, ``reader``).
 """

@@ -5,25 +5,19 @@ A figure matches whatever its notation: ``360 000``, ``360,000``, ``360.000`` an
 ``228 billion`` matches it; number words are read by ``text2num`` ("vingt" → 20) and
 approximate ones ("une quarantaine" ≈ 40) match the figure they round.
 
->>> v = check("Elle compte une quarantaine d'entreprises.", "Combien ?",
-...           [_ev(1, "a", "Plus de 40 entreprises ont rejoint le centre.")], [], "fr")
->>> v.ok, v.failed
-(True, '')
->>> v = check("Fuzhou has 360,000 inhabitants.", "What is the population of Fuzhou?",
-...           [_ev(1, "a", "Plus de 360 000 personnes ont visité le sommet.")], [], "en")
->>> v.ok   # the figure is there: what it counts is the graded check's business
+The rules that read them are declared in ``rag.answer.checks``.
+
+>>> figure_problem("Elle compte une quarantaine d'entreprises.", "Combien ?",
+...                [_ev(1, "a", "Plus de 40 entreprises ont rejoint le centre.")], [], "fr") is None
 True
->>> check("The threshold is [1] billion yuan.", "What threshold?", [_ev(1, "a", "Un seuil de 5 milliards.")], [], "en").failed
-'marker_figure'
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.text import citations
-from rag.text.fold import fold
 from rag.text.stemming import analyse
 from rag.retrieval.evidence import Evidence
 
@@ -48,8 +42,11 @@ _UNIT = re.compile(r"^\s*(?:(?:de |d'|d’|of )?(?:" + "|".join(sorted(map(re.es
 _SCALE_AFTER = re.compile(r"^\s*(?:de |of )?(" + "|".join(sorted(map(re.escape, _SCALES), key=len, reverse=True))
                           + r")\b", re.IGNORECASE)
 _CURRENCY_BEFORE = re.compile(r"(US\$|\$|€)\s*$")
+# A figure in digits with its scale word, left as written when number words are read.
+_WRITTEN = re.compile(r"\d+(?:[ \u00a0\u202f.,]\d+)*(?:\s*(?:%s)\b)?"
+                      % "|".join(sorted(map(re.escape, _SCALES), key=len, reverse=True)), re.IGNORECASE)
 # "[1] billion", "of [1]": a citation where a figure should be (the model copied the marker).
-_MARKER_FIGURE = re.compile(r"\[\d+\]\s*(?:" + "|".join(sorted(map(re.escape, _SCALES), key=len, reverse=True))
+MARKER_FIGURE = re.compile(r"\[\d+\]\s*(?:" + "|".join(sorted(map(re.escape, _SCALES), key=len, reverse=True))
                             + r"|%|yuans?|dollars?|euros?)\b|\b(?:of|de|à|at|to|about|environ)\s+\[\d+\]",
                             re.IGNORECASE)
 _MODEL_REFUSALS = re.compile(
@@ -73,20 +70,6 @@ class Figure:
     unit: str | None             # CNY, USD, EUR, % or None
 
 
-@dataclass
-class Grounding:
-    """What the grounding rules checked and found."""
-
-    ok: bool
-    failed: str = ""                     # the first rule broken: a key of prompts.TEXT[lang]["why"]
-    detail: str = ""                     # for the logs and --json: which figure or name
-    # Other sentences of the cited article holding a figure: the part's evidence numbers (the
-    # reader's [n] are given once the whole answer is known, rag.answer.compose.numbered).
-    recite: list[int] = field(default_factory=list)
-    figures: int = 0                     # figures in the answer
-    names_missing: list[str] = field(default_factory=list)
-
-
 def _ev(n: int, doc: str, text: str) -> Evidence:
     return Evidence(n, doc, f"{doc}#0", 0, len(text), text, 1.0)
 
@@ -107,13 +90,22 @@ def _readings(token: str) -> set[float]:
 
 
 def _digits(text: str, lang: str) -> str:
-    """Number words written as digits ("vingt entreprises" → "20 entreprises"), by text2num."""
+    """Number words written as digits ("vingt entreprises" → "20 entreprises"), by text2num. A figure already
+    in digits keeps its scale word ("228 milliards"): text2num would write that "228 1000000000".
+
+    >>> _digits("Quatre-vingt-onze entreprises, 228 milliards et deux milliards", "fr")
+    '91 entreprises, 228 milliards et 2000000000'
+    """
     try:
         from text_to_num import alpha2digit
     except ImportError:        # the figures written in digits are still checked
         return text
     try:
-        return alpha2digit(text, lang, min_ordinal=100)
+        out, at = [], 0
+        for m in _WRITTEN.finditer(text):
+            out += [alpha2digit(text[at:m.start()], lang), m.group()]      # text2num 2.5 and 3.x: (text, lang)
+            at = m.end()
+        return "".join(out + [alpha2digit(text[at:], lang)])
     except Exception:  # noqa: BLE001 - a parser failure must not lose the answer: keep the text as written
         return text
 
@@ -125,6 +117,8 @@ def figures(text: str, lang: str = "fr") -> list[Figure]:
     [('228', [228.0, 228000000000.0], 'CNY'), ('31,5', [31.5, 31500000000.0], 'USD')]
     >>> [sorted(f.values) for f in figures("une quarantaine de pays", "fr")]
     [[40.0]]
+    >>> [f.text for f in figures("Quatre-vingt-onze entreprises, vingt villes")], figures("Ninety-one", "en")[0].text
+    (['91', '20'], '91')
     """
     text = _digits(citations.strip(text), lang)
     out = []
@@ -168,7 +162,7 @@ def _holds(figure: Figure, text_figures: list[Figure]) -> Figure | None:
     return next((f for f in same if f.unit == figure.unit), same[0] if same else None)
 
 
-def _names(answer: str) -> list[str]:
+def names(answer: str) -> list[str]:
     """Capitalised words of the answer that are not the first word of a sentence."""
     text = citations.strip(answer)
     names = []
@@ -207,54 +201,55 @@ def restates(answer: str, question: str) -> bool:
     return not set(analyse(text)) - set(analyse(question))
 
 
-def check(answer: str, question: str, cited: list[Evidence], evidence: list[Evidence], lang: str) -> Grounding:
-    """The hard rules, in order; the first one broken fails the answer.
+def figure_problem(answer: str, question: str, cited: list[Evidence], evidence: list[Evidence], lang: str
+                   ) -> tuple[str, str, str] | None:
+    """The first figure of the answer that its sources do not bear out, as (rule, figure, detail), else None.
 
-    0. the answer says something (a word or a figure), is not the model saying it cannot answer,
-       and says something the question does not (``restates``);
-    1. no citation marker stands where a figure should ("a threshold of [1] billion");
-    2. every figure of the answer is in the cited sentences, or in another sentence of the
-       same article (cited as well then), or in the question; a figure found only in
-       another article, or nowhere, fails;
-    3. a figure's currency is the one its source gives, and the one the question asks for;
-    4. in an answer in the articles' language, every name is in the evidence or the question.
+    A figure must be in the cited sentences, or in another sentence of the same article, or in the question;
+    one found only in another article (``other_article``) or nowhere (``invented_figure``) fails, and so does
+    one in another currency than its source's (``unit``).
+
+    >>> figure_problem("Fuzhou has 360,000 inhabitants.", "Population?", [_ev(1, "a", "Plus de 360 000 visiteurs.")],
+    ...                [], "en") is None     # the figure is there: what it counts is the reader's business
+    True
+    >>> figure_problem("Un seuil de 8 milliards.", "Quel seuil ?", [_ev(1, "a", "Un seuil de 5 milliards.")], [], "fr")
+    ('invented_figure', '8', '8 is in no sentence given')
     """
     text = citations.strip(answer)
-    if not re.search(r"[^\W\d_]{2,}|\d", text):     # "Lundi" or "Hangzhou" alone are answers; "[1]." is not
-        return Grounding(False, "empty", repr(answer))
-    if says_no_answer(text):
-        return Grounding(False, "model_refused", _MODEL_REFUSALS.search(text).group())
-    if restates(text, question):
-        return Grounding(False, "restated", repr(text))
-    if _MARKER_FIGURE.search(answer):
-        return Grounding(False, "marker_figure", _MARKER_FIGURE.search(answer).group())
     question_figures = figures(question, lang)
     cited_docs = {e.doc for e in cited}
     cited_figures = [f for e in cited for f in figures(e.text)]
-    recite: list[int] = []
-    answer_figures = figures(text, lang)
-    wanted = asked_currency(question)
-    for fig in answer_figures:
+    for fig in figures(text, lang):
         source = _holds(fig, cited_figures)
         if source is None:
             holder = next((e for e in evidence if e.doc in cited_docs and _holds(fig, figures(e.text))), None)
             if holder is not None:
                 source = _holds(fig, figures(holder.text))
-                if holder.n not in recite and holder not in cited:
-                    recite.append(holder.n)
         if source is None:
             if _holds(fig, question_figures):
                 continue
             elsewhere = next((e for e in evidence if _holds(fig, figures(e.text))), None)
             if elsewhere is not None:
-                return Grounding(False, "other_article", f"{fig.text} is in {elsewhere.doc}, not the cited article")
-            return Grounding(False, "invented_figure", f"{fig.text} is in no sentence given")
+                return "other_article", fig.text, f"{fig.text} is in {elsewhere.doc}, not the cited article"
+            return "invented_figure", fig.text, f"{fig.text} is in no sentence given"
         if fig.unit and fig.unit != source.unit:
-            return Grounding(False, "unit", f"{fig.text} {fig.unit}: the article gives {source.unit or 'no currency'}")
-        if wanted and source.unit and source.unit != wanted:
-            return Grounding(False, "unit", f"the question asks in {wanted}, the article gives {source.unit}")
-    known = fold(" ".join([question, *(e.text for e in evidence)]))
-    missing = [n for n in _names(text) if fold(n)[:5] not in known]
-    if missing and lang == "fr":
-        return Grounding(False, "name", ", ".join(missing), recite, len(answer_figures), missing)
-    return Grounding(True, "", "", recite, len(answer_figures), missing)
+            return "unit", fig.text, f"{fig.text} {fig.unit}: the article gives {source.unit or 'no currency'}"
+    return None
+
+
+def recite(answer: str, cited: list[Evidence], evidence: list[Evidence], lang: str) -> list[int]:
+    """Other sentences of the cited article that hold a figure of the answer the cited ones do not: cited too.
+
+    >>> recite("91 membres en 2024.", [_ev(1, "a", "91 membres.")], [_ev(2, "a", "En 2024, ...")], "fr")
+    [2]
+    """
+    cited_docs = {e.doc for e in cited}
+    cited_figures = [f for e in cited for f in figures(e.text)]
+    out: list[int] = []
+    for fig in figures(citations.strip(answer), lang):
+        if _holds(fig, cited_figures):
+            continue
+        holder = next((e for e in evidence if e.doc in cited_docs and _holds(fig, figures(e.text))), None)
+        if holder is not None and holder.n not in out and holder not in cited:
+            out.append(holder.n)
+    return out

@@ -1,8 +1,7 @@
 """``rag bench``: latency and throughput on this machine, as medians, in one process.
 
-Measures, for the default configuration and for a naive baseline in the same run
-(whole passages in the prompt, llama.cpp's prefix cache cleared before each question):
-retrieval time, prompt tokens, time to first token, generation tokens/s, total; the engine's
+Measures, for the default configuration and for the reader alone (``RAG_ANSWER=extract``, no LLM) in the
+same run: retrieval time, the reader's time, prompt tokens, time to first token, generation tokens/s, total; the engine's
 levers before/after (the system message computed or read from disk, llama.cpp's repacked
 weight layouts on or off); plus the embedding throughput for indexing, FAISS search latency and recall@10
 against exact search on synthetic clustered vectors, the memory-bandwidth bound of
@@ -57,12 +56,10 @@ def memory_bandwidth_gbs(threads: int, size_mb: int = 1024, repeats: int = 5) ->
     return round(best, 2)
 
 
-def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dict:
+def _answer_run(pipe, questions: list[str], repeats: int) -> dict:
     rows = []
     for _ in range(repeats):
         for q in questions:
-            if baseline:
-                pipe.generator.forget()  # no prefix reuse: every prompt is processed from the first token
             t0 = time.perf_counter()
             tokens = 0
             first = last = None
@@ -78,11 +75,12 @@ def _answer_run(pipe, questions: list[str], repeats: int, baseline: bool) -> dic
             # Decoding alone: the answer checks that follow the last token are in total_s, not here.
             gen_s = last - first if first else None
             rows.append({"question": q, "retrieve_s": answer.timings["retrieve_s"],
+                         "read_s": (answer.reader or {}).get("seconds"),
                          "first_token_s": answer.timings["first_token_s"], "total_s": round(end - t0, 3),
                          "prompt_tokens": answer.prompt_tokens, "tokens": tokens,
                          "tokens_per_s": round((tokens - 1) / gen_s, 2) if gen_s and tokens > 1 else None,
                          "refused": answer.refused, "answer": answer.answer})
-    keys = ["retrieve_s", "first_token_s", "total_s", "prompt_tokens", "tokens_per_s"]
+    keys = ["retrieve_s", "read_s", "first_token_s", "total_s", "prompt_tokens", "tokens_per_s"]
     return {"median": {k: _median([r[k] for r in rows]) for k in keys}, "rows": rows}
 
 
@@ -123,12 +121,13 @@ def _kernels_run(pipe, questions: list[str]) -> dict:
         return {}
     twin = parts.generator(pipe.settings.replace(extra_buffers=not gen.extra_buffers))
     pipes = {gen.extra_buffers: pipe, twin.extra_buffers: builder.build(pipe.settings, embedder=pipe.embedder,
-                                                                        generator=twin, store=pipe.store)}
+                                                                        generator=twin, store=pipe.store,
+                                                                        reader=pipe.reader)}
     pipes[twin.extra_buffers].ask(questions[0])     # load (and repack) outside the measurements
     rows = {False: [], True: []}
     for q in questions:
         for on in (False, True):
-            rows[on] += _answer_run(pipes[on], [q], 1, baseline=False)["rows"]
+            rows[on] += _answer_run(pipes[on], [q], 1)["rows"]
     keys = ("first_token_s", "tokens_per_s", "total_s")
     out = {("on" if on else "off"): {k: _median([r[k] for r in rows[on]]) for k in keys} for on in rows}
     out["ratio_off_over_on"] = {k: round(out["on"][k] / out["off"][k], 2) if k != "tokens_per_s"
@@ -270,6 +269,8 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     rougher run)."""
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    # The default is the LLM writing the answer, whatever RAG_ANSWER says: extract mode is measured beside it.
+    settings = settings.replace(answer="llm")
     pipe = builder.build(settings)
     pipe.warm_up()
     cold_start = round(time.perf_counter() - t0, 2)
@@ -277,16 +278,12 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     # Warm the prefix cache and the code paths once, outside the measurements.
     asked = QUESTIONS[:questions]
     pipe.ask(asked[0])
-    report["default"] = _answer_run(pipe, asked, repeats, baseline=False)
-    naive = builder.build(settings.replace(evidence_tokens=1400, max_sentences=20),
-                          embedder=pipe.embedder, generator=pipe.generator, store=pipe.store)
-    state_dir, pipe.generator.state_dir = getattr(pipe.generator, "state_dir", None), None   # naive: no cache at all
-    try:
-        report["naive"] = _answer_run(naive, asked, 1, baseline=True)
-    finally:
-        pipe.generator.state_dir = state_dir
-    d, n = report["default"]["median"], report["naive"]["median"]
-    report["ratios_naive_over_default"] = {k: round(n[k] / d[k], 2) for k in d if d[k] and n[k]}
+    report["default"] = _answer_run(pipe, asked, repeats)
+    extract = builder.build(settings.replace(answer="extract"), embedder=pipe.embedder, generator=pipe.generator,
+                            store=pipe.store, reader=pipe.reader)
+    report["extract"] = _answer_run(extract, asked, repeats)
+    d, x = report["default"]["median"], report["extract"]["median"]
+    report["ratios_default_over_extract"] = {k: round(d[k] / x[k], 2) for k in d if d[k] and x[k]}
     report["first_question"] = _first_question_run(pipe, asked)
     report["kernels"] = _kernels_run(pipe, asked)
     model_bytes = Path(pipe.generator.path).stat().st_size
@@ -305,14 +302,19 @@ def run(settings: Settings, out: Path, repeats: int = 3, sizes: list[int] | None
     return md
 
 
+def _dash(v) -> str:
+    return "—" if v is None else str(v)
+
+
 def markdown(r: dict) -> str:
-    d, n, ratio = r["default"]["median"], r["naive"]["median"], r["ratios_naive_over_default"]
+    d, x, ratio = r["default"]["median"], r["extract"]["median"], r["ratios_default_over_extract"]
     lines = [f"Benchmark {r['date']} — {r['threads']} LLM threads; medians over {len(r['default']['rows'])} answers",
-             "", "| | default | naive baseline | naive / default |", "|---|---|---|---|"]
-    for k, label in [("retrieve_s", "evidence shown (s)"), ("prompt_tokens", "prompt tokens"),
+             "", "| | default (the LLM writes) | extract (the reader alone) | default / extract |", "|---|---|---|---|"]
+    for k, label in [("retrieve_s", "evidence shown (s)"), ("read_s", "reader (s)"), ("prompt_tokens", "prompt tokens"),
                      ("first_token_s", "first token (s)"), ("tokens_per_s", "generation (tokens/s)"),
                      ("total_s", "total (s)")]:
-        lines.append(f"| {label} | {d[k]} | {n[k]} | {ratio.get(k, '—')} |")
+        # Extract mode streams no token: no first token, no generation speed.
+        lines.append(f"| {label} | {_dash(d.get(k))} | {_dash(x.get(k))} | {ratio.get(k, '—')} |")
     f = r.get("first_question")
     if f:
         m = f["median"]

@@ -29,7 +29,6 @@ from pathlib import Path
 
 from rag.answer import prompts
 from rag.errors import RagError
-from rag.retrieval import ranker
 from rag.text.jsonl import records
 from rag.text.language import detect
 from rag.settings import Settings
@@ -58,12 +57,11 @@ def _fingerprint(settings: Settings, pipe) -> str:
     # A refitted gate decides differently: its weights are part of what an answer depends on.
     # The prompts' wording changes every answer: it is part of the key.
     prompt = hashlib.sha256(prompts.wording().encode()).hexdigest()[:12]
-    parts = [fields, pipe.embedder.model_id, pipe.generator.model_id, pipe.store.manifest["docs"], prompt]
-    parts.append(pipe.gate_model.source_weight)     # which sentence is answered from
-    if settings.sentence_ranker:                    # which sentences are read
-        parts.append(ranker.load().coef)
+    # Extract mode asks no LLM: its identity (which would load it) is not part of the key.
+    writer = pipe.generator.model_id if settings.answer == "llm" else "extract"
+    parts = [fields, pipe.embedder.model_id, writer, pipe.store.manifest["docs"], prompt, pipe.reader.model_id]
     if settings.gate:
-        parts.append([pipe.gate_model.coef, pipe.gate_model.threshold])
+        parts.append(pipe.gate_model.threshold)
     return json.dumps(parts, sort_keys=True)
 
 
@@ -227,7 +225,11 @@ def run(settings: Settings, qa: Path, out: Path, limit: int | None = None, ids: 
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "qa": str(qa), "seconds": round(time.perf_counter() - t0, 1),
         "settings": {k: str(v) for k, v in dataclasses.asdict(settings).items()},
-        "models": {"embedder": pipe.embedder.model_id, "llm": pipe.generator.model_id},
+        # Extract mode asks no LLM: naming it would load it.
+        "models": {"embedder": pipe.embedder.model_id, "reader": pipe.reader.model_id,
+                   "llm": pipe.generator.model_id if settings.answer == "llm" else None},
+        # The gate's threshold on the reader's P(answerable) the answers were decided with (None: no gate).
+        "gate_threshold": pipe.gate_model.threshold if settings.gate else None,
         "overall": aggregate(rows),
         "by_lang": {lang: aggregate([r for r in rows if r["item"]["lang"] == lang])
                     for lang in sorted({r["item"]["lang"] for r in rows})},

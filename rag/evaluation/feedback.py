@@ -19,7 +19,7 @@ from rag.text import citations, language
 from rag.answer import grounding
 
 FILE = "feedback.jsonl"
-SETTINGS_KEPT = ("lang", "top_k", "min_score", "hybrid", "evidence_tokens", "max_sentences", "embed_model",
+SETTINGS_KEPT = ("lang", "top_k", "min_score", "hybrid", "reader_sentences", "answer", "embed_model",
                  "llm_model", "temperature")
 
 
@@ -65,13 +65,15 @@ def to_eval_cases(entries: list[dict]) -> tuple[list[dict], int]:
         gold = e["comment"]
         if e["liked"] and not e["refused"]:
             gold = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(citations.strip(e["answer"]).split()))
+        elif e["liked"]:        # a refusal the reader approved: the refusal is the expected answer
+            gold = gold or e["answer"]
         if not gold:
             skipped += 1
             continue
         lang = e.get("lang") or language.detect(e["question"])
         cited = e.get("citations") or []
-        # The reader says the articles hold no answer: a case the app must refuse.
-        unanswerable = not e["liked"] and grounding.says_no_answer(gold)
+        # The reader says the articles hold no answer (or approved a refusal): a case the app must refuse.
+        unanswerable = (e["liked"] and e["refused"]) or (not e["liked"] and grounding.says_no_answer(gold))
         read = [p["doc"] for p in e.get("passages") or [] if p.get("doc")]
         doc = None if unanswerable else (cited[0]["doc"] if cited else (read[0] if read else None))
         figures = [] if unanswerable else grounding.written_figures(gold)

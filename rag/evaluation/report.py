@@ -54,9 +54,11 @@ def _failures(rows: list[dict]) -> list[str]:
 def gate_curve(rows: list[dict], thresholds) -> list[dict]:
     """Accuracy and refusals had the gate's threshold been each of ``thresholds``.
 
-    A question the gate decided (its probability is known) is answered when P ≥ threshold,
-    and right when its answer (shown, or withdrawn) matches the reference; every other
-    question (refused by a rule, or multi-part) keeps its outcome.
+    A one-part question the reader read (its P(answerable) is known, ``checks[0].p_answer``) is answered when
+    P ≥ threshold, and right when its answer matches the reference; one that a check after the gate refused
+    stays refused. A question the gate itself refused has no written answer: the reader's words (what
+    ``rag ask --extract`` shows) stand for it. Every other question (refused before the reader, or
+    multi-part) keeps its outcome.
     """
     answerable = [r for r in rows if r["score"]["answerable"]]
     unanswerable = [r for r in rows if not r["score"]["answerable"]]
@@ -64,10 +66,13 @@ def gate_curve(rows: list[dict], thresholds) -> list[dict]:
     for t in thresholds:
         def outcome(r):
             checks = r["answer"].get("checks") or []
-            p = checks[0].get("probability") if len(checks) == 1 else None
+            p = checks[0].get("p_answer") if len(checks) == 1 else None
             if p is None:
                 return (not r["score"]["refused"]), bool(r["score"]["correct"])
-            text = r["answer"]["withdrawn"] if r["answer"]["refused"] else r["answer"]["answer"]
+            failed = checks[0].get("failed") or ""
+            if failed and failed != "unanswerable":
+                return False, False
+            text = ((r["answer"].get("reader") or {}).get("span") or "") if failed else r["answer"]["answer"]
             right = r["score"]["answerable"] and all(re.search(rx, text, re.IGNORECASE)
                                                      for rx in r["item"].get("must_match") or [])
             return p >= t, right
@@ -163,17 +168,17 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
     ax.legend()
     files.append(_saved(fig, out, "latency.png"))
 
-    decided = [c.get("threshold") for r in rows for c in r["answer"].get("checks") or [] if c.get("probability") is not None]
-    if decided:
+    in_use = report.get("gate_threshold")
+    if in_use is not None and any(c.get("p_answer") is not None for r in rows for c in r["answer"].get("checks") or []):
         points = gate_curve(rows, [i / 50 for i in range(51)])
-        live = gate_curve(rows, [decided[0]])[0]
+        live = gate_curve(rows, [in_use])[0]
         fig, ax = plt.subplots(figsize=(8, 4))
         ax.plot([q["refused_unanswerable"] for q in points], [q["accuracy"] for q in points], marker=".",
                 label="accuracy (answerable)")
         ax.plot([q["refused_unanswerable"] for q in points], [q["false_refusals"] for q in points], marker=".",
                 label="false refusals (answerable)")
         ax.axvline(live["refused_unanswerable"], color="grey", linestyle=":",
-                   label=f"threshold in use ({decided[0]:.2f})")
+                   label=f"threshold in use ({in_use:.2f})")
         ax.set_xlabel("unanswerable questions refused")
         ax.set_title("The gate's trade-off: threshold from 0 (left) to 1 (right)")
         ax.legend(fontsize=8)
@@ -182,7 +187,7 @@ def _plots(report: dict, rows: list[dict], out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot([q["coverage"] for q in points], [q["wrong_shown"] for q in points], marker=".")
         ax.axhline(RISK_BUDGET, color="red", linestyle=":", label=f"{RISK_BUDGET:.0%} budget")
-        ax.plot([live["coverage"]], [live["wrong_shown"]], "o", color="grey", label=f"in use ({decided[0]:.2f})")
+        ax.plot([live["coverage"]], [live["wrong_shown"]], "o", color="grey", label=f"in use ({in_use:.2f})")
         ax.set_xlabel("answerable questions answered (coverage)")
         ax.set_ylabel("wrong answers shown / all questions")
         ax.set_title("Risk–coverage: the gate's threshold from 0 (right) to 1 (left)")
@@ -196,13 +201,15 @@ def write_report(report: dict, rows: list[dict], out: Path) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     plots = _plots(report, rows, out)
     failures = _failures(rows)
-    in_use = next((c["threshold"] for r in rows for c in r["answer"].get("checks") or []
-                   if c.get("probability") is not None), None)
+    in_use = report.get("gate_threshold")
+    read = any(c.get("p_answer") is not None for r in rows for c in r["answer"].get("checks") or [])
+    models = report["models"]
+    writer = f"LLM `{models['llm']}`" if models.get("llm") else "no LLM (extract: the reader's words are the answer)"
     md = [
         f"# Eval report — {report['date']}",
         "",
         f"`rag eval --qa {report['qa']}`: {report['overall']['n']} questions in {report['seconds']} s; "
-        f"embedder `{report['models']['embedder']}`, LLM `{report['models']['llm']}`.",
+        f"embedder `{models['embedder']}`, reader `{models.get('reader')}`, {writer}.",
         "",
         "## Overall and per language",
         "",
@@ -215,7 +222,7 @@ def write_report(report: dict, rows: list[dict], out: Path) -> None:
         *[f"![{p}]({p})" for p in plots],
         "",
         *(["## Risk–coverage (the gate's threshold)", "", *risk_coverage_lines(rows, in_use), ""]
-          if in_use is not None else []),
+          if in_use is not None and read else []),
         f"## Failures ({len(failures)})",
         "",
         *(failures or ["None."]),

@@ -1,17 +1,12 @@
-"""Chat messages → text, and the model's probabilities over a few labels. One interface,
-backends chosen by settings (``RAG_LLM_BACKEND``).
+"""Chat messages → text. One interface, backends chosen by settings (``RAG_LLM_BACKEND``).
 
-Two operations are all the pipeline needs from a language model:
+One operation is all the pipeline needs from a language model: ``stream(messages, max_tokens, prefix)``,
+the reply, piece by piece. ``prefix`` is text the reply is forced to start with (not yielded again): the
+pipeline writes ``"Answer:"`` itself and the model writes the answer line. Which sentence answers and
+whether any does are the reader's decisions (``rag.reader``), not the model's.
 
-- ``stream(messages, max_tokens, prefix)``: the reply, piece by piece. ``prefix`` is text
-  the reply is forced to start with (not yielded again): the pipeline writes
-  ``"Source: C\\n"`` itself and the model continues from the chosen sentence.
-- ``label_probabilities(messages, prefix, labels, usage)``: after the reply's ``prefix``, how
-  likely each one-token label is as the next token, renormalised over ``labels``. This
-  is how the answer checks read the model's confidence instead of its generated text.
-
-Every call returns or fills a :class:`Usage` (tokens read, reused from cache, written): a
-reply's ``Response.usage``, a label read's ``usage`` argument. What a call *computed*
+Every call returns a :class:`Usage` (tokens read, reused from cache, written) as ``Response.usage``.
+What a call *computed*
 (``new_prompt_tokens``) is the pipeline's machine-independent latency figure
 (``timings.prefill_tokens``).
 
@@ -29,11 +24,6 @@ from typing import Iterator
 from rag.errors import RagError
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
-
-
-class Unsupported(RagError):
-    """The backend cannot do this (e.g. a server that returns no token probabilities):
-    callers that can do without it catch this and degrade."""
 
 
 @dataclass
@@ -85,16 +75,6 @@ class Generator(ABC):
     @abstractmethod
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
         """The reply after ``prefix``, piece by piece (greedy decoding: same input, same output)."""
-
-    @abstractmethod
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
-                            usage: Usage | None = None) -> dict[str, float]:
-        """P(next token = label | reply so far = ``prefix``), renormalised over ``labels``.
-
-        Each label must be one token of the model's vocabulary (such as ``" A"`` or ``" 2"``).
-        ``usage``, when given, is filled with what the read cost (its prompt, and of it the tokens
-        reused from a cache): the read is a prompt the reader waits for, like a reply's.
-        """
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs in a prompt (an estimate unless the backend knows)."""

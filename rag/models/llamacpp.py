@@ -1,10 +1,10 @@
 """The in-process backend: a GGUF model run by llama-cpp-python, with its own chat template.
 
 llama.cpp keeps one KV cache: a prompt that starts like the previous one only computes
-its new tokens. The pipeline relies on it: the cite-first step reads the label
-probabilities after ``…Source:``, then the answer continues from ``…Source: C\\n`` at
-the cost of two tokens; the graded check's fixed instructions come first for the same
-reason. One model, one cache: calls are serialised by a lock held while a reply streams.
+its new tokens. Every answer prompt starts with the same system message (``rag.answer.prompts``),
+so after the first question only the rest (the sentence, the question) is computed; a new
+process reads the system message's state from disk (``rag.models.prefixstate``). One model,
+one cache: calls are serialised by a lock held while a reply streams.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
-
-import numpy as np
 
 from rag.models import chatformat
 from rag.errors import RagError
@@ -166,31 +164,7 @@ class LlamaCppGenerator(Generator):
         prefixstate.save(llm, path, fixed)
         return len(fixed)
 
-    # ---- the two operations ----------------------------------------------------------------------
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
-                            usage: Usage | None = None) -> dict[str, float]:
-        ids = []
-        for label in labels:
-            token = self._tokens(label)
-            if len(token) != 1:
-                raise ValueError(f"label {label!r} is {len(token)} tokens for this model, not one")
-            ids.append(token[0])
-        tokens = self._prompt(messages, prefix, 1)
-        with self._lock:
-            llm = self.llm
-            computed = self._fixed_start(messages, tokens)
-            llm.n_tokens = self._reused(tokens)
-            if usage is not None:
-                usage.prompt_tokens, usage.cached_tokens = len(tokens), llm.n_tokens - computed
-            llm.eval(tokens[llm.n_tokens:])
-            # Raw logits of the last position only, straight from llama.cpp (logits_all would
-            # cost ~1 GB); renormalising over the labels is the grammar's constraint, done here.
-            row = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-            logits = row[ids].astype(np.float64)
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        return dict(zip(labels, p.tolist()))
-
+    # ---- the reply -------------------------------------------------------------------------------
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
         tokens = self._prompt(messages, prefix, max_tokens)
         usage = Usage(prompt_tokens=len(tokens))

@@ -2,20 +2,13 @@
 llama-cpp-python's server, vLLM, Ollama, …) at ``RAG_LLM_URL``. Requests run concurrently:
 the server batches or queues them.
 
-What the server supports is found at the first request (``rag.models.serverprobe``, once per
-generator) and decides how the two operations are asked:
-
-- ``stream``: the reply, read as server-sent events. A forced ``prefix`` is continued the
-  way the server allows: a final assistant message in the chat route (llama.cpp's server by
-  default, vLLM with ``continue_final_message``); else the chat rendered here with the GGUF's
-  own template and sent to the raw ``/completions`` route (llama-cpp-python's server); else
-  the prefix in the user turn, the model asked for what follows. ``usage`` comes from the
-  server (llama.cpp also reports the prompt tokens it reused as ``timings.cache_n``), else
-  is counted here.
-- ``label_probabilities``: the same request for one token with the 20 most likely tokens,
-  renormalised over the labels among them. A label outside the top 20 gets probability 0
-  (its true probability is below the 20th token's). Without token probabilities where the
-  reply continues, :class:`~rag.models.generation.Unsupported` (the pipeline degrades).
+The reply is read as server-sent events. What the server supports is found at the first request
+(``rag.models.serverprobe``, once per generator) and decides how a forced ``prefix`` is continued:
+a final assistant message in the chat route (llama.cpp's server by default, vLLM with
+``continue_final_message``); else the chat rendered here with the GGUF's own template and sent to
+the raw ``/completions`` route (llama-cpp-python's server); else the prefix in the user turn, the
+model asked for what follows. ``usage`` comes from the server (llama.cpp also reports the prompt
+tokens it reused as ``timings.cache_n``), else is counted here.
 
 A stream that ends without a finish reason was cut short (llama-cpp-python's server ends
 one as soon as another request waits, ``interrupt_requests``): the rest of the same reply is
@@ -27,7 +20,6 @@ mid-answer ends the answer with one line too.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
@@ -37,21 +29,19 @@ import httpx
 
 from rag.models import serverprobe
 from rag.errors import RagError
-from rag.models.generation import Generator, Message, Response, Unsupported, Usage
+from rag.models.generation import Generator, Message, Response, Usage
 from rag.models.serverprobe import CHAT, COMPLETION, Capabilities
 
 if TYPE_CHECKING:
     from rag.models.chatformat import ChatFormat
     from rag.settings import Settings
 
-TOP_LOGPROBS = 20                 # the OpenAI protocol's maximum
 _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _BROKEN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.WriteError)
 
 
 class _Refused(RagError):
-    """The server answered with an HTTP error: no such route, or a request it does not take
-    (llama-cpp-python's server answers 500 to ``logprobs`` when started with ``--logits_all False``)."""
+    """The server answered with an HTTP error: no such route, or a request it does not take."""
 
 
 def _read_usage(reply: dict, usage: Usage) -> None:
@@ -230,7 +220,7 @@ class OpenAIGenerator(Generator):
             messages = serverprobe.reply_in_user_turn(messages, prefix)
         return "/chat/completions", {**body, "messages": messages}, "\n".join(m["content"] for m in messages)
 
-    # ---- the two operations ------------------------------------------------------------------------
+    # ---- the reply ---------------------------------------------------------------------------------
     def stream(self, messages: list[Message], max_tokens: int, prefix: str = "") -> Response:
         route, body, prompt = self._ask(messages, prefix, max_tokens)
         usage = Usage()
@@ -276,31 +266,6 @@ class OpenAIGenerator(Generator):
                            f"ask again")
         if whole[len(text):]:
             yield whole[len(text):]
-
-    def label_probabilities(self, messages: list[Message], prefix: str, labels: list[str],
-                            usage: Usage | None = None) -> dict[str, float]:
-        if not self.capabilities.probabilities:
-            raise Unsupported(f"the LLM server at {self.url} returns no token probabilities after a forced reply")
-        route, body, prompt = self._ask(messages, prefix, 1)
-        if route == "/completions":
-            reply = self._request("POST", route, {**body, "logprobs": TOP_LOGPROBS})
-            top = serverprobe.completion_top_logprobs(reply)
-        else:
-            reply = self._request("POST", route, {**body, "logprobs": True, "top_logprobs": TOP_LOGPROBS})
-            top = serverprobe.chat_top_logprobs(reply)
-        if usage is not None:
-            _read_usage(reply, usage)
-            self._count(usage, prompt, 1)
-        if top is None:
-            raise Unsupported(f"the LLM server at {self.url} returns no token probabilities")
-        logprob = {}
-        for entry in top:
-            logprob.setdefault(entry["token"], entry["logprob"])
-        weights = {label: math.exp(logprob[label]) if label in logprob else 0.0 for label in labels}
-        total = sum(weights.values())
-        if total == 0.0:     # none of the labels is among the likely tokens: no preference to read
-            return {label: 1.0 / len(labels) for label in labels}
-        return {label: w / total for label, w in weights.items()}
 
     def count_tokens(self, text: str) -> int:
         """Exact through the server's ``/tokenize`` (llama.cpp, vLLM) or the local GGUF's vocabulary,

@@ -1,6 +1,6 @@
 """What an OpenAI-compatible server supports, found by trying it once.
 
-The protocol leaves three things to the server, and the pipeline leans on each:
+The protocol leaves two things to the server, and the pipeline leans on both:
 
 - **continuing a reply**: the chat route continues a final assistant message on llama.cpp's
   server (by default) and vLLM (``continue_final_message``); llama-cpp-python's server and
@@ -8,7 +8,6 @@ The protocol leaves three things to the server, and the pipeline leans on each:
   chat route does not continue, the raw ``/completions`` route does, given the chat rendered
   here with the model's own template (``rag.models.chatformat``); without either, the forced reply
   goes into the user turn (``reply_in_user_turn``).
-- **token probabilities** (``logprobs``) on the route that continues.
 - **a tokenizer route** (``/tokenize``: llama.cpp, vLLM); else tokens are counted with the
   local GGUF's vocabulary, else estimated.
 
@@ -28,7 +27,6 @@ CHAT, COMPLETION, USER_TURN = "chat", "completion", "user turn"
 PROBE = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
 PROBE_PREFIX = "1, 2, 3, 4,"
 PROBE_NEXT = "5"
-PROBE_TOP = 5
 
 Post = Callable[[str, dict], "dict | None"]    # (route, JSON body) → reply, None if the server refuses it
 
@@ -36,7 +34,6 @@ Post = Callable[[str, dict], "dict | None"]    # (route, JSON body) → reply, N
 @dataclass(frozen=True)
 class Capabilities:
     reply: str              # how a forced reply is continued: CHAT, COMPLETION or USER_TURN
-    probabilities: bool     # token probabilities can be read after a forced reply
     tokenizer: bool         # the server's /tokenize route counts tokens
 
 
@@ -64,31 +61,6 @@ def _completion_text(reply: dict | None) -> str:
         return ""
 
 
-def chat_top_logprobs(reply: dict) -> list[dict] | None:
-    """The first generated token's most likely tokens in a chat reply ([{token, logprob}]), if any."""
-    try:
-        return reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"] or None
-    except (KeyError, IndexError, TypeError):
-        return None
-
-
-def completion_top_logprobs(reply: dict) -> list[dict] | None:
-    """The same for a raw completion (``{token: logprob}`` in the legacy protocol)."""
-    try:
-        top = reply["choices"][0]["logprobs"]["top_logprobs"][0]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return [{"token": token, "logprob": logprob} for token, logprob in top.items()] if top else None
-
-
-def _with_then_without(post: Post, route: str, body: dict, extra: dict) -> tuple[dict | None, bool]:
-    """Ask with ``extra`` (probabilities), again without it if the server refuses; → (reply, with extra)."""
-    reply = post(route, {**body, **extra})
-    if reply is not None:
-        return reply, True
-    return post(route, body), False
-
-
 def tokenize_request(model: str, text: str) -> dict:
     """A ``/tokenize`` body both llama.cpp (``content``) and vLLM (``prompt``) read, without special tokens."""
     return {"model": model, "content": text, "prompt": text, "add_special": False, "add_special_tokens": False}
@@ -100,27 +72,24 @@ def probe(post: Post, model: str, local: "ChatFormat | None") -> Capabilities:
     body = {"model": model, "max_tokens": 3, "temperature": 0.0}
     chat = {**body, "messages": PROBE + [{"role": "assistant", "content": PROBE_PREFIX}],
             "continue_final_message": True, "add_generation_prompt": False}
-    reply, asked = _with_then_without(post, "/chat/completions", chat, {"logprobs": True, "top_logprobs": PROBE_TOP})
     # Three tokens: a reply that starts over cannot write the whole prefix, so an echo of it is a continuation.
-    if continuation(_chat_text(reply), PROBE_PREFIX).lstrip().startswith(PROBE_NEXT):
-        return Capabilities(CHAT, asked and chat_top_logprobs(reply) is not None, tokenizer)
+    if continuation(_chat_text(post("/chat/completions", chat)), PROBE_PREFIX).lstrip().startswith(PROBE_NEXT):
+        return Capabilities(CHAT, tokenizer)
     if local is not None:
         raw = {**body, "prompt": local.render(PROBE, PROBE_PREFIX)}
-        reply, asked = _with_then_without(post, "/completions", raw, {"logprobs": PROBE_TOP})
-        if _completion_text(reply).lstrip().startswith(PROBE_NEXT):
-            return Capabilities(COMPLETION, asked and completion_top_logprobs(reply) is not None, tokenizer)
-    return Capabilities(USER_TURN, False, tokenizer)
+        if _completion_text(post("/completions", raw)).lstrip().startswith(PROBE_NEXT):
+            return Capabilities(COMPLETION, tokenizer)
+    return Capabilities(USER_TURN, tokenizer)
 
 
 def reply_in_user_turn(messages: list[dict], prefix: str) -> list[dict]:
     """The chat for a server that cannot continue a reply: the reply's start
     the app would have written goes at the end of the user turn, and the model writes what follows.
 
-    >>> print(reply_in_user_turn([{"role": "user", "content": "Question: Combien ?"}], "Source: A\\nAnswer:")[0]["content"])
+    >>> print(reply_in_user_turn([{"role": "user", "content": "Question: Combien ?"}], "Answer:")[0]["content"])
     Question: Combien ?
     <BLANKLINE>
     Your reply starts with these lines, already written:
-    Source: A
     Answer:
     Write only what follows them: the rest of the last line, nothing else.
     """

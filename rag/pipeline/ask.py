@@ -5,13 +5,13 @@ and the web chat consume::
     for event in pipe.ask_stream("Combien d'entreprises ont rejoint l'association ?"):
         ...   # Status (searching), Retrieved, Status (reading, writing), Token…, Status (checking), Done
 
-Each part of the question (one, or two for "X and Y?" questions) is answered cite-first:
-the model reads lettered sentences and its reply is forced to start with ``Source:``;
-the probabilities of the letters and of NONE are read there, the answer then continues
-from the most likely sentence (same KV cache). While the answer streams nothing is
-decided; after it, the hard grounding rules, a graded check of the cited sentence and the
-learned gate (``rag.answer.gate``) decide whether it is shown or replaced by a refusal that says
-which check refused.
+Each part of the question (one, or two for "X and Y?" questions) is answered in four steps: retrieve the
+passages; **read** their sentences with the trained reader (``rag.reader``: the sentence that states the
+answer, the answer's words, a calibrated P(answerable)); **write** the answer from that sentence alone (the
+LLM phrases the reader's words in the question's language; with ``RAG_ANSWER=extract`` the words themselves
+are the answer, no LLM); **check** it with the declared checks (``rag.answer.checks``), the reader's
+probability against the gate's threshold first (``rag.answer.gate``), so an unanswerable question is refused
+before the model is asked anything.
 """
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from rag.answer import answertype, compose, followup, gate, grounding, prompts, replyguard
+from rag.answer import checks, compose, followup, gate, grounding, replyguard
 from rag.answer.compose import PartAnswer
-from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, TEXT, answer_messages
+from rag.answer.prompts import TEXT, WRITE_PREFIX, write_messages
 from rag.models import generation
 from rag.models.embedding import Embedder
 from rag.models.generation import Generator, Usage
 from rag.pipeline import parts as factory
 from rag.pipeline import steps
 from rag.pipeline.events import Answer, Done, Event, Restart, Retrieved, Status, Token
-from rag.pipeline.steps import Choice, Draft, Part
-from rag.retrieval import multipart, ranker, timefilter
+from rag.pipeline.steps import Draft, Part, Read
+from rag.reader import Reader
+from rag.retrieval import multipart, timefilter
 from rag.retrieval.evidence import Evidence, select
 from rag.retrieval.scope import Scope
 from rag.retrieval.search import retrieve
@@ -45,12 +46,10 @@ from rag.text import citations, language
 MAX_QUESTION_CHARS = 2000
 
 
-
-
 class _Metered(Generator):
     """The pipeline's generator for one question, keeping the ``Usage`` of every call made before the
     first answer token (until ``recording`` is turned off): the follow-up's rewrite, the letters'
-    read, a hidden French draft, the prompt of the streamed reply. What they computed is the
+    streamed reply's prompt. What they computed is the
     question's ``timings.prefill_tokens``, the latency figure that does not depend on the machine
     (``first_token_s`` does, and on what else it runs)."""
 
@@ -72,13 +71,6 @@ class _Metered(Generator):
         if self.recording:
             self.usages.append(response.usage)
         return response
-
-    def label_probabilities(self, messages: list[dict], prefix: str, labels: list[str],
-                            usage: Usage | None = None) -> dict[str, float]:
-        usage = Usage() if usage is None else usage
-        if self.recording:
-            self.usages.append(usage)
-        return self.generator.label_probabilities(messages, prefix, labels, usage)
 
     def count_tokens(self, text: str) -> int:
         return self.generator.count_tokens(text)
@@ -110,13 +102,14 @@ def _timing_first_token(steps: Iterator[Event], timings: dict, t0: float, meter:
 class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  generator: Generator | None = None, store: Store | None = None,
-                 gate_model: gate.GateModel | None = None):
+                 gate_model: gate.Gate | None = None, reader: Reader | None = None):
         # Bound once: every answer, refresh and upload works on the index's own folder.
         self.settings = storage.bind(settings)
         self._embedder = embedder
         self._generator = generator
         self._store = store
         self._gate = gate_model
+        self._reader = reader
         self._store_lock = threading.Lock()
         # Users asking at once on a cold pipeline (a server's first questions) must share one model:
         # two loads would hold two copies, and llama-cpp-python's loads swap the process's stdout.
@@ -139,8 +132,12 @@ class Pipeline:
         return self._part("_generator", factory.generator)
 
     @property
-    def gate_model(self) -> gate.GateModel:
+    def gate_model(self) -> gate.Gate:
         return self._part("_gate", factory.gate_model)
+
+    @property
+    def reader(self) -> Reader:
+        return self._part("_reader", factory.reader)
 
     @property
     def store(self) -> Store:
@@ -175,12 +172,10 @@ class Pipeline:
         if self.settings.gate:
             _ = self.gate_model
         self.embedder.encode(["warm up"], "query")
-        # Computes the fixed system prompt once, so the first question reuses it from the KV cache.
-        messages = answer_messages("warm up", [], {}, "en")
-        try:
-            self.generator.label_probabilities(messages, ANSWER_PREFIX, [f" {NONE_LABEL}"])
-        except generation.Unsupported:      # a server without token probabilities: one token of a reply
-            self.generator.stream(messages, 1, ANSWER_PREFIX).text()
+        self.reader.read("warm up", ["warm up"])
+        if self.settings.answer == "llm":
+            # Computes the fixed system prompt once, so the first question reuses it from the KV cache.
+            self.generator.stream(write_messages("warm up", "warm up", None, "en"), 1, WRITE_PREFIX).text()
 
     # ---- asking --------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None,
@@ -224,7 +219,7 @@ class Pipeline:
             return
 
         query = question
-        if followup.needs_rewrite(question, history):
+        if s.answer == "llm" and followup.needs_rewrite(question, history):   # extract mode asks no LLM
             yield Status(text["rewriting"], "rewriting")
             query = followup.standalone(meter, question, history)
         yield Status(text["searching"], "searching")
@@ -254,9 +249,8 @@ class Pipeline:
         when = timefilter.parse(whole)
         texts = questions + ([whole] if len(questions) > 1 else [])
         vectors = self.embedder.encode(texts, "query")
-        # A multi-part question shares the evidence budget between its parts.
-        budget, most = s.evidence_tokens // len(questions), max(2, s.max_sentences // len(questions))
-        weights = ranker.load() if s.sentence_ranker else None
+        # A multi-part question shares the reader's candidates between its parts.
+        most = max(4, s.reader_sentences // len(questions))
         parts, offset = [], 0
         for i, q in enumerate(questions):
             rows = [i, len(texts) - 1] if len(questions) > 1 else [i]
@@ -265,57 +259,63 @@ class Pipeline:
             passages = [{"doc": store.passages[h.row].doc, "passage_id": store.passages[h.row].passage_id,
                          "score": round(h.dense, 4), "text": store.passages[h.row].text,
                          **store.describe(store.passages[h.row].doc, store.passages[h.row].start)} for h in hits]
-            evidence = select(store, hits, vectors[i:i + 1], [q], budget, most, self.generator.count_tokens,
-                              weights, answertype.holds(q) if weights else None)
+            evidence = select(store, hits, vectors[i:i + 1], [q], most)
             parts.append(Part(q, passages, evidence, max((h.dense for h in hits), default=0.0), offset, when))
             offset += len(evidence)
         return parts
 
     def _answer(self, part: Part, lang: str, generator: Generator, lead: str) -> Iterator[Event]:
-        """Answer one part with ``generator`` (the question's metered one): choose its sentence, stream
-        the draft, check it; returns the ``PartAnswer`` (``yield from``)."""
+        """Answer one part: the retrieval checks, the reader, its probability against the gate, then the answer
+        written from its sentence (or its span, in extract mode) and checked; returns the ``PartAnswer``
+        (``yield from``) with the reader's record."""
         s = self.settings
-        early = compose.early_refusal(part.question, part.evidence, part.passages, part.best, s.min_score,
-                                      part.when, lang)
-        if early:
-            return early
-        titles = {e.doc: self.store.docs[e.doc].title for e in part.evidence if e.doc in self.store.docs}
-        choice = steps.choose(generator, answer_messages(part.question, part.evidence, titles, lang),
-                              part.evidence, self.gate_model.source_weight)
-        yield Status(TEXT[lang]["writing"], "writing")
-        draft = yield from self._draft(part, choice, titles, lang, generator, lead)
-        if draft.protocol:
-            return compose.compose(draft.protocol, [], "protocol", lang,
-                                   f"protocol: the reply was only its format, {draft.protocol!r}",
-                                   prompt_tokens=draft.prompt_tokens)
-        yield Status(TEXT[lang]["checking"], "checking")
-        checked = steps.check(generator, part, choice, draft, lang, self.gate_model if s.gate else None)
-        decision = checked.decision
-        return compose.compose(draft.text, checked.numbers(part.offset), None if decision.answer else decision.failed,
-                               lang, f"{decision.failed}: {decision.detail}",
-                               steps.check_record(checked, choice, part.offset), draft.prompt_tokens)
+        threshold = self.gate_model.threshold if s.gate else 0.0
 
-    def _draft(self, part: Part, choice: Choice, titles: dict, lang: str, generator: Generator,
-               lead: str) -> Iterator[Event]:
-        """Stream the answer from the chosen sentence (attribute first, then generate: the app writes
-        that sentence into the reply, so the answer is written from it — measured: without the quote
-        the 1.5B model named the right letter, then answered from another sentence); returns a ``Draft``."""
-        if steps.via_french(lang, self._language_of(choice.chosen), self.settings.english_via_french):
-            # Extract in the quote's language, then phrase that short answer in English
-            # (lever 6 of the answer-trust issue: measured against the single pass).
-            french = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, "fr"),
-                                               choice.prefix, lead, shown=False)
-            if french.protocol:
-                return french
-            english = yield from self._generate(generator, prompts.translate_messages(part.question, french.text),
-                                                "", lead)
-            return Draft(english.text, french.prompt_tokens + english.prompt_tokens)
-        draft = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, lang),
-                                          choice.prefix, lead)
+        def refused(v: checks.Verdict, r: Read | None, withdrawn: str = "", prompt_tokens: int = 0) -> PartAnswer:
+            return compose.compose(withdrawn, [], v, lang, steps.check_record(v, r, part.offset), prompt_tokens,
+                                   reader=steps.reader_record(r, self._sourced, part.offset),
+                                   closest=steps.closest(part, r))
+
+        v = checks.verdict(steps.context(part, None, lang, s.answer, min_score=s.min_score), "retrieval")
+        if not v.ok:
+            return refused(v, None)
+        r = steps.read(self.reader, part)
+        v = checks.verdict(steps.context(part, r, lang, s.answer, threshold=threshold), "reader")
+        if not v.ok:
+            return refused(v, r)
+        if s.answer == "extract":
+            text = self._quoted(r, lang)
+            draft = Draft(text, 0)
+        else:
+            yield Status(TEXT[lang]["writing"], "writing")
+            draft = yield from self._draft(part, r, lang, generator, lead)
+            yield Status(TEXT[lang]["checking"], "checking")
+        v = checks.verdict(steps.context(part, r, lang, s.answer, answer=draft.text, protocol=draft.protocol), "answer")
+        if not v.ok:
+            return refused(v, r, draft.text or draft.protocol, draft.prompt_tokens)
+        cited = [r.chosen.n + part.offset] + [n + part.offset for n in
+                                              grounding.recite(draft.text, [r.chosen], part.evidence, lang)]
+        return compose.compose(draft.text, cited, v, lang, steps.check_record(v, r, part.offset), draft.prompt_tokens,
+                               reader=steps.reader_record(r, self._sourced, part.offset))
+
+    def _quoted(self, r: Read, lang: str) -> str:
+        """The extract mode's answer: the reader's words, marked as a quote in the article's language when the
+        question is in another one."""
+        span = r.span or r.chosen.text
+        article = self._language_of(r.chosen)
+        if article != lang:
+            return TEXT[lang]["quoted"].format(span=span, article_lang=TEXT[lang]["languages"][article])
+        return span
+
+    def _draft(self, part: Part, r: Read, lang: str, generator: Generator, lead: str) -> Iterator[Event]:
+        """Stream the answer phrased from the reader's sentence and words, in ``lang``; returns a ``Draft``.
+        An answer in the wrong language is written again with the language stressed (``Restart``)."""
+        draft = yield from self._generate(generator, write_messages(part.question, r.chosen.text, r.span, lang),
+                                          WRITE_PREFIX, lead)
         if draft.text and language.detect(citations.strip(draft.text), default=lang) != lang:
             yield Restart(f"answer not in {lang}")
-            draft = yield from self._generate(generator, answer_messages(part.question, part.evidence, titles, lang,
-                                                                         strict_language=True), choice.prefix, lead)
+            draft = yield from self._generate(generator, write_messages(part.question, r.chosen.text, r.span, lang,
+                                                                        strict_language=True), WRITE_PREFIX, lead)
         return draft
 
     def _language_of(self, e: Evidence) -> str:
@@ -349,14 +349,14 @@ class Pipeline:
         text = TEXT[lang]
         by_n = {e.n: self._sourced(e) for e in evidence}
         common = {"passages": passages, "query": query, "prompt_tokens": sum(r.prompt_tokens for r in results),
-                  "checks": [r.check for r in results]}
+                  "checks": [r.check for r in results], "reader": next((r.reader for r in results if r.reader), None)}
         if len(results) == 1:
             r = results[0]
             shown = r.text
             if not r.refused and parts[0].when:     # "en avril", "latest": say which date the figure is from
                 shown = timefilter.with_dates(shown, [by_n[n]["date"] for n in r.cited], lang)
             shown, cited = compose.numbered(shown, [by_n[n] for n in r.cited])
-            closest = by_n[near.n] if r.refused and (near := steps.closest(parts[0], r.check)) else None
+            closest = by_n[r.closest.n + parts[0].offset] if r.refused and r.closest else None
             return done(shown, r.refused, r.reason, withdrawn=r.withdrawn, citations=cited, closest=closest, **common)
         sentences, cited = [], []
         for part, r in zip(parts, results):
@@ -364,7 +364,8 @@ class Pipeline:
                 why = r.text.split(":", 1)[-1].strip().rstrip(".")
                 sentences.append(text["part_refused"].format(part=part.question.rstrip(" ?"), why=why))
             else:
-                sentences.append(r.text)
+                # An extract-mode part is the reader's words alone: a full stop keeps the parts apart.
+                sentences.append(r.text if re.search(r"[.!?…»”)]$", r.text) else r.text + ".")
                 cited += [n for n in r.cited if n not in cited]
         if split.compare and not any(r.refused for r in results):
             found = [grounding.figures(r.text, lang) for r in results]

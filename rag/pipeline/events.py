@@ -27,6 +27,8 @@ class Answer:
     checks: list[dict] = field(default_factory=list)   # per part: the gate's decision and its features
     # A refusal's nearest sentence, sourced like a citation: what the reader can check for themselves.
     closest: dict | None = None
+    # What the reader found (both modes): {"p_answer", "sentence" (fields of a citation), "span", "candidates"}.
+    reader: dict | None = None
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""Settings → the parts a pipeline is made of: the one place that makes the embedder, the
+"""Settings → the parts a pipeline is made of: the one place that makes the embedder, the reader, the
 generator and the gate (``Pipeline`` asks for each on first use; ``rag index`` for its embedder;
 ``rag bench`` for a second generator with other settings). The store is opened by
 ``rag.store.storage``.
@@ -18,6 +18,7 @@ from rag.models import generation
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
     from rag.models.generation import Generator
+    from rag.reader import Reader
     from rag.settings import Settings
 
 
@@ -42,7 +43,16 @@ def token_counter(settings: "Settings"):
     return ChatFormat.from_gguf(llm_path(settings.llm_model, settings.cache_dir)).count
 
 
-def gate_model(settings: "Settings") -> gate.GateModel:
-    """The answer gate's fitted weights (``RAG_GATE_FILE``, else the packaged ``gate.json``), its threshold
-    read for the risk budget ``RAG_GATE_RISK``."""
-    return gate.GateModel.load(settings.gate_file or gate.MODEL_FILE).at_risk(settings.gate_risk)
+def gate_model(settings: "Settings") -> gate.Gate:
+    """The answer gate (``RAG_GATE_FILE``, else the packaged ``gate.json``), its threshold on the reader's
+    P(answerable) read for the risk budget ``RAG_GATE_RISK``; ``RAG_GATE=0``: no threshold."""
+    if not settings.gate:
+        return gate.OPEN
+    return gate.Gate.load(settings.gate_file or gate.MODEL_FILE).at_risk(settings.gate_risk)
+
+
+def reader(settings: "Settings") -> "Reader":
+    """The trained reader (``RAG_READER_WEIGHTS``, else the shipped file; loaded on first use)."""
+    from rag import reader as readers
+
+    return readers.from_settings(settings)

@@ -122,8 +122,9 @@ def build_app(pipeline) -> gr.Blocks:
         def upload_fn(files, ui_, picked_, progress=gr.Progress(track_tqdm=True)):
             return upload_articles(pipeline, files, ui_, picked_, progress)
 
-        # One in-process model answers one user at a time; a server answers several.
-        limit = pipeline.generator.concurrency
+        # One in-process model answers one user at a time; a server answers several. Extract mode
+        # (RAG_ANSWER=extract) asks no LLM: the reader answers, one question at a time, the LLM never loaded.
+        limit = pipeline.generator.concurrency if pipeline.settings.answer == "llm" else 1
         answer_outputs = [chat, status, sources, history, answers, markdown, turn]
         answer_inputs = [pending, chat, history, ui, picked, date_from, date_to, answers]
         runs = []

@@ -21,12 +21,14 @@ ROOM = 280          # characters of the paragraph shown each side of a sentence
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence read for the answer, and its ``[n]`` if the answer cites it."""
+    """A sentence read for the answer, and its ``[n]`` if the answer cites it (``closest``: the sentence a
+    refusal points to)."""
     doc: str
     start: int          # offsets into the article text
     end: int
     text: str
     cite: int | None = None
+    closest: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def locate(doc_text: str, s: Sentence) -> Sentence:
     if doc_text[s.start:s.end] == s.text:
         return s
     found = doc_text.find(s.text) if s.text else -1
-    return Sentence(s.doc, found, found + len(s.text) if found >= 0 else -1, s.text, s.cite)
+    return Sentence(s.doc, found, found + len(s.text) if found >= 0 else -1, s.text, s.cite, s.closest)
 
 
 def context(doc_text: str, start: int, end: int, room: int = ROOM) -> tuple[int, int]:

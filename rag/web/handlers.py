@@ -107,7 +107,7 @@ def answer_turn(pipeline, question: str, chat: list, history: list, ui: str,
                 sources = sources_html(a, evidence, docs, ui, describe)
                 history = list(history or []) + [{"role": "user", "content": question},
                                                  {"role": "assistant", "content": a.answer}]
-                content = refusal_markdown(a.answer) if a.refused else \
+                content = refusal_markdown(a.answer, a.closest, a.lang) if a.refused else \
                     answer_markdown(a.answer, {c["n"] for c in a.citations})
                 markdown = copy_markdown(a, ui)
                 result = out(content, busy=False, kind="refused" if a.refused else "done")

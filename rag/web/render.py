@@ -48,8 +48,15 @@ def answer_markdown(text: str, valid=()) -> str:
     return "".join(out)
 
 
-def refusal_markdown(text: str) -> str:
-    return f'<span class="refusal">🚫 {md_text(text)}</span>'
+def refusal_markdown(text: str, closest: Mapping | None = None, lang: str = "fr") -> str:
+    """A refusal's bubble: its reason, then the sentence that came closest (``Answer.closest``), quoted with
+    its article's title, in the answer's language ``lang``, so the reader can judge for themselves."""
+    shown = f'<span class="refusal">🚫 {md_text(text)}</span>'
+    if not closest:
+        return shown
+    title = closest.get("title") or closest["doc"]
+    return (f'{shown}\n\n{md_text(UI[lang]["closest_one"])}\n\n> {md_text(" ".join(closest["text"].split()))}'
+            f'\n>\n> — *{md_text(title)}*')
 
 
 def error_markdown(message: str) -> str:
@@ -150,19 +157,24 @@ def card_html(card: Card, docs: Mapping, ui: str, cls: str = "", describe=None) 
     head = (f'<div class="src-head">{badge}<span class="src-title" title="{esc(title)}">{esc(title)}</span></div>'
             f'{meta_html(_meta(docs, card.doc, max(card.start, 0), describe), ui)}'
             f'<div class="src-doc">{esc(card.doc)}</div>')
-    cited = [s for s in card.sentences if s.cite is not None]
+    marked = [s for s in card.sentences if s.cite is not None or s.closest]
     if card.start < 0:  # article unavailable: the sentence alone
         [s] = card.sentences
-        body = highlight(s.text, [(0, len(s.text), f' data-cite="{s.cite}"')] if cited else [])
+        body = highlight(s.text, [(0, len(s.text), _mark(s))] if marked else [])
         return f'<div class="src-card {cls}"{ident}>{head}<div class="src-text">{body}</div></div>'
     a, b = card.start, card.end
     pre, post = ("…" if a > 0 and text[a - 1] != "\n" else ""), ("…" if b < len(text) and text[b] != "\n" else "")
-    inner = highlight(text[a:b], [(s.start - a, s.end - a, f' data-cite="{s.cite}"') for s in cited])
-    whole = highlight(text, [(s.start, s.end, f' id="art-{s.cite}"' if s.cite is not None else "")
-                             for s in card.sentences])
+    inner = highlight(text[a:b], [(s.start - a, s.end - a, _mark(s)) for s in marked])
+    whole = highlight(text, [(s.start, s.end, f' id="art-{s.cite}"' if s.cite is not None
+                              else ' class="closest"' if s.closest else "") for s in card.sentences])
     article = (f'<details class="article"><summary>{esc(UI[ui]["open"])}</summary>'
                f'<div class="article-text">{whole}</div></details>')
     return f'<div class="src-card {cls}"{ident}>{head}<div class="src-text">{pre}{inner}{post}</div>{article}</div>'
+
+
+def _mark(s: Sentence) -> str:
+    """The attributes of a sentence's highlight in its card: its ``[n]``, or that a refusal points to it."""
+    return f' data-cite="{s.cite}"' if s.cite is not None else ' class="closest"'
 
 
 def _cards(sentences: list[Sentence], docs: Mapping) -> list[Card]:
@@ -189,13 +201,22 @@ def evidence_html(evidence: list, docs: Mapping, ui: str, describe=None) -> str:
 
 def sources_html(answer, evidence: list, docs: Mapping, ui: str, describe=None) -> str:
     """The sources panel once the answer is final: the cards holding the cited sentences first (in
-    citation order, those sentences marked), the other passages read folded; or the refusal."""
+    citation order, those sentences marked), the other passages read folded; or the refusal, with the
+    card of the sentence that came closest (``Answer.closest``) marked first."""
     t = UI[ui]
     if answer.refused:
         # The refusal's own words are in the question's language: shown here only in the page's.
         why = f'<p>{esc(answer.answer)}</p>' if answer.lang == ui else ""
         parts = [f'<div class="banner refused"><strong>🚫 {esc(t["refused"])}</strong>{why}</div>']
-        if evidence:
+        c = getattr(answer, "closest", None)
+        if c:
+            key = (c["doc"], c["start"], c["end"])
+            shown = _cards([Sentence(c["doc"], c["start"], c["end"], c["text"], closest=True)]
+                           + [s for s in _read(evidence) if (s.doc, s.start, s.end) != key], docs)
+            nearest = [card for card in shown if any(s.closest for s in card.sentences)]
+            parts += [f'<h4>{esc(t["closest_one"])}</h4>', _html(nearest, docs, ui, "closest", describe)]
+            parts += _folded([card for card in shown if card not in nearest], docs, ui, describe)
+        elif evidence:
             parts.append(f'<h4>{esc(t["closest"])}</h4>')
             parts.append(_html(_cards(_read(evidence), docs), docs, ui, "other", describe))
         return f'<div class="sources">{"".join(parts)}</div>'
@@ -206,11 +227,16 @@ def sources_html(answer, evidence: list, docs: Mapping, ui: str, describe=None) 
     shown = _cards(read, docs)
     others = [c for c in shown if not c.cites]
     parts = [f'<h4>{esc(t["cited"])}</h4>', _html([c for c in shown if c.cites], docs, ui, "cited", describe)]
-    if others:
-        parts.append(f'<details class="others"><summary>{esc(t["others"])} ({len(others)})</summary>')
-        parts.append(_html(others, docs, ui, "other", describe))
-        parts.append("</details>")
+    parts += _folded(others, docs, ui, describe)
     return f'<div class="sources">{"".join(parts)}</div>'
+
+
+def _folded(others: list[Card], docs: Mapping, ui: str, describe) -> list[str]:
+    """The other passages read, folded under their count (nothing when there are none)."""
+    if not others:
+        return []
+    return [f'<details class="others"><summary>{esc(UI[ui]["others"])} ({len(others)})</summary>',
+            _html(others, docs, ui, "other", describe), "</details>"]
 
 
 def empty_sources(ui: str) -> str:
@@ -218,19 +244,27 @@ def empty_sources(ui: str) -> str:
 
 
 def copy_markdown(answer, ui: str) -> str:
-    """The answer and its numbered sources (title, date, source, quoted span) as Markdown."""
+    """The answer and its numbered sources (title, date, source, quoted span) as Markdown; a refusal with
+    the sentence that came closest."""
     t = UI[ui]
     lines = [answer.answer.strip(), ""]
+    closest = getattr(answer, "closest", None) if getattr(answer, "refused", False) else None
+    if closest:
+        lines += [f"**{t['closest_one']}**", "", _source_line(closest), f"> {' '.join(closest['text'].split())}", ""]
     if answer.citations:
         lines.append(f"**{t['sources']}**")
         lines.append("")
     for c in sorted(answer.citations, key=lambda c: c["n"]):
-        head = " — ".join(x for x in [c.get("title") or c["doc"], c.get("date") or "", c.get("source") or ""] if x)
-        link = f" <{c['url']}>" if c.get("url") else ""
-        lines.append(f"[{c['n']}] {head}{link}")
+        lines.append(f"[{c['n']}] {_source_line(c)}")
         lines.append(f"> {' '.join(c['text'].split())}")
         lines.append("")
     return "\n".join(lines).strip() + "\n"
+
+
+def _source_line(c: Mapping) -> str:
+    """Title — date — source <url> of a citation (what is unknown left out)."""
+    head = " — ".join(x for x in [c.get("title") or c["doc"], c.get("date") or "", c.get("source") or ""] if x)
+    return head + (f" <{c['url']}>" if c.get("url") else "")
 
 
 # ---- the corpus panel -----------------------------------------------------------------------
