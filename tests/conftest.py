@@ -25,8 +25,8 @@ from rag.text.stemming import analyse
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 # The tests of the answer path with the real models (streaming, citations, languages, servers, stores, the
-# page) need answers to check: at the default 5 % risk budget the gate refuses four answerable questions in
-# five (README, "Fitted on both corpora"), so they run at 0.3. The default itself is what ``strict_pipeline``
+# page) need answers to check: at the default 5 % risk budget the reader's gate refuses most answerable questions
+# (docs/calibration.md), so they run at 0.3. The default itself is what ``strict_pipeline``
 # answers: the refusal and answer-trust tests ask it.
 os.environ["RAG_GATE_RISK"] = "0.3"
 

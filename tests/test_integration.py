@@ -274,12 +274,12 @@ def test_bench_measures_latency_and_faiss_on_this_machine(rag_real, real_project
 # ---- the reader alone (`rag ask --extract`, RAG_ANSWER=extract): no LLM -------------------------
 @pytest.fixture(scope="session")
 def extract_answers(real_pipeline):
-    """The extract mode's answers to this file's questions, asked once (shared by the tests)."""
+    """The extract mode's answers to this file's questions, asked once (shared by the tests), under the same risk
+    budget as ``real_pipeline``."""
     from rag.pipeline import Pipeline
 
     p = real_pipeline
-    pipe = Pipeline(p.settings.replace(answer="extract", gate_risk=0.05), embedder=p.embedder, store=p.store,
-                    reader=p.reader, generator=None)
+    pipe = Pipeline(p.settings.replace(answer="extract"), embedder=p.embedder, store=p.store, reader=p.reader)
     return {q: pipe.ask(q) for q in (FR, EN, GDP_2020, SALARY)}
 
 

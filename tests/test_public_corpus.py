@@ -93,13 +93,12 @@ def test_a_question_the_articles_do_not_answer_is_refused_in_its_language(public
 
 @pytest.fixture(scope="session")
 def public_extracts(public_pipeline):
-    """The same questions in extract mode (the reader alone, no LLM), at the default risk budget."""
+    """The same questions in extract mode (the reader alone, no LLM), under the tests' risk budget (conftest)."""
     from rag.pipeline import Pipeline
-    from rag.settings import Settings
 
     pipe, _ = public_pipeline
-    extract = Pipeline(pipe.settings.replace(answer="extract", gate_risk=Settings.__dataclass_fields__["gate_risk"].default),
-                       embedder=pipe.embedder, store=pipe.store, reader=pipe.reader)
+    extract = Pipeline(pipe.settings.replace(answer="extract"), embedder=pipe.embedder, store=pipe.store,
+                       reader=pipe.reader)
     return {i: extract.ask(ITEMS[i]["question"]) for i in ANSWERED + REFUSED}
 
 

@@ -39,6 +39,8 @@ DOCS = [ROOT / "README.md", ROOT / "eval" / "README.md", ROOT / "models" / "READ
 RUNNERS = {"rag", "rag_real"}
 CI_RUNS = {".venv/bin/rag serve"}
 NOT_RUN = {   # command → why no test runs it
+    "rag train-reader": "trains the reader on ~33,000 pairs (about an hour on 2 cores); test_reader.py runs "
+                        "rag train-reader on a handful of questions for two steps",
     "rag bench": "its default --sizes go up to a million vectors (the 1M HNSW build alone took 5 min); "
                  "test_integration.py runs rag bench --repeats 1 --questions 1 --sizes 10000",
     "rag bench --sizes 10000,100000,1000000": "the same million-vector measurement",
