@@ -39,7 +39,7 @@ def test_each_point_counts_the_answers_shown_at_its_threshold():
         shown = _shown(rows, point["threshold"])
         assert point["coverage"] == round(sum(r["answerable"] and r["correct"] for r in shown) / answerable, 4)
         assert point["wrong_shown"] == round(sum(not (r["answerable"] and r["correct"]) for r in shown) / len(rows), 4)
-    assert [p["threshold"] for p in points] == sorted({r["p"] for r in rows} | {1.0})
+    assert [p["threshold"] for p in points] == sorted({r["p"] for r in rows} | {1.01})
 
 
 def test_a_higher_threshold_shows_fewer_answers_right_and_wrong():
@@ -76,9 +76,9 @@ def test_the_threshold_is_the_lowest_that_keeps_wrong_answers_shown_within_the_b
 def test_the_curve_ends_at_refusing_every_answer_a_strict_budget_falls_back_on():
     rows = [{"p": 0.97, "answerable": False, "correct": False}, {"p": 0.6, "answerable": True, "correct": True}]
     points = calibrate.curve(rows)
-    assert points[-1] == {"threshold": 1.0, "coverage": 0.0, "wrong_shown": 0.0}
+    assert points[-1] == {"threshold": 1.01, "coverage": 0.0, "wrong_shown": 0.0}
     strict = Gate(calibrate.choose(points, 0.0))
-    assert strict.threshold == 1.0 and not strict.passes(0.97) and not strict.passes(0.6)
+    assert strict.threshold == 1.01 and not strict.passes(1.0) and not strict.passes(0.97) and not strict.passes(0.6)
 
 
 def test_the_saved_gate_reads_every_budget_off_its_curve_as_the_fit_did(tmp_path):

@@ -192,3 +192,15 @@ def test_the_agreement_check_compares_the_answer_with_the_readers_span(answer, s
     assert v.ok == ok, v
     if not ok:
         assert v.failed == "agreement"
+
+
+def test_one_figure_of_a_long_span_is_enough_for_agreement():
+    from rag.answer.checks import _agreement
+
+    ev = Evidence(1, "a", "a#0", 0, 60, "Au 8e Sommet, 455 projets valant 228 milliards de yuans ont été signés.", 1.0)
+    span = "8e Sommet, 455 projets valant 228 milliards"
+    ok = Context("How much were the projects worth?", "en", "llm", answer="They were worth 228 billion yuan.",
+                 span=span, cited=[ev], evidence=[ev])
+    wrong = Context("How much were the projects worth?", "en", "llm", answer="They were worth 300 billion yuan.",
+                    span=span, cited=[ev], evidence=[ev])
+    assert _agreement(ok) is None and _agreement(wrong).words == {"figure": "8"}

@@ -168,9 +168,10 @@ def _agreement(c: Context) -> Finding | None:
     span_figures = grounding.figures(c.span, source)
     answer_figures = grounding.figures(citations.strip(c.answer), c.lang)
     if span_figures:
-        for f in span_figures:
-            if not any(f.values & g.values for g in answer_figures):
-                return Finding(f"the answer does not give the reader's figure {f.text}", {"figure": f.text})
+        # A long span carries figures beside the asked one ("the 8th summit … 228 billion"): one is enough.
+        if not any(f.values & g.values for f in span_figures for g in answer_figures):
+            f = span_figures[0]
+            return Finding(f"the answer does not give the reader's figure {f.text}", {"figure": f.text})
         return None
     # A capitalised word is a name unless it starts its sentence, which only the whole sentence tells: a span
     # may start with a name ("Alibaba et NetEase").
