@@ -14,7 +14,7 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from rag.evaluation.extract import gold_words
+from rag.evaluation.extract import gold_words, normalise
 from rag.reader.devscore import f1
 from rag.text import citations
 from rag.text.language import detect
@@ -114,8 +114,10 @@ def test_the_reader_alone_answers_with_the_article_s_words(public_pipeline, publ
     _, folder = public_pipeline
     item, answer = ITEMS[qid], public_extracts[qid]
     assert not answer.refused, (answer.answer, answer.reason)
-    # The reader's words as the article writes them: the reference's words, give or take an article ("Le 9 mai").
-    assert f1(answer.reader["span"], gold_words(item) or item["answer"]) >= 0.5, (answer.reader["span"], item["answer"])
+    # The reader's words as the article writes them: they hold the reference's words, or most of them ("9 mai 1009"
+    # for "Le 9 mai 1009").
+    span, gold = answer.reader["span"], gold_words(item) or item["answer"]
+    assert normalise(gold) in normalise(span) or f1(span, gold) >= 0.5, (span, gold)
     if item["lang"] == "en" and item["doc"].startswith("fr/"):
         assert "(quoted from the article, in French)" in answer.answer, answer.answer
     c = answer.citations[0]

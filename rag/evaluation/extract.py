@@ -40,7 +40,7 @@ def gold_words(item: dict) -> str | None:
     return evidence[min(m.start() for m in found):max(m.end() for m in found)]
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
@@ -63,7 +63,7 @@ def score_row(item: dict, answer: dict, article_lang: str | None) -> dict:
         gold = gold_words(item)
         if gold is not None:
             said = (reader.get("span") or "") if top1 else ""
-            em = float(_normalise(said) == _normalise(gold))
+            em = float(normalise(said) == normalise(gold))
             span_f1 = f1(said, gold)
     refusal = answer.get("reason", "").split(":")[0] if answer["refused"] else ""
     # What the answer is, or would have been had the gate let it through: the reader's words.
