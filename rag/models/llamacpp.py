@@ -45,8 +45,9 @@ def use_extra_buffers(wanted: bool) -> bool:
 
 
 @contextmanager
-def _model_params(**fields):
-    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for."""
+def model_params(**fields):
+    """Load a model with llama.cpp model parameters llama-cpp-python has no argument for
+    (here, and in its server: ``rag.models.python_server``)."""
     import llama_cpp.llama_cpp as api
 
     default = api.llama_model_default_params
@@ -96,7 +97,7 @@ class LlamaCppGenerator(Generator):
                 except ImportError:
                     raise RagError("llama-cpp-python is not installed: run the install command from the README") from None
                 try:
-                    with chatformat.LOADING, _model_params(use_extra_bufts=self.extra_buffers):
+                    with chatformat.LOADING, model_params(use_extra_bufts=self.extra_buffers):
                         self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
                                           n_threads_batch=self.threads, verbose=False)
                 except (ValueError, RuntimeError, OSError) as e:

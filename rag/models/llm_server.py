@@ -64,7 +64,8 @@ class Child:
     llm-server`` (llama.cpp's server, ``parallel`` slots), or llama-cpp-python's own server on
     the same GGUF (one request at a time).
 
-    llama-cpp-python's server is started with ``--logits_all False``: its default computes the
+    llama-cpp-python's server is started through ``rag.models.python_server`` (the in-process
+    backend's buffer types: its own default crashes on AMX CPUs), with ``--logits_all False``: its default computes the
     whole vocabulary's logits (151,936 for the packaged model) at every prompt token, and the app
     reads none: it asks for the reply's text alone.
 
@@ -95,7 +96,7 @@ class Child:
         from rag.models.files import llm_path
 
         s = self.settings
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_path(s.llm_model, s.cache_dir)),
+        return [sys.executable, "-m", "rag.models.python_server", "--model", str(llm_path(s.llm_model, s.cache_dir)),
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(s.n_ctx),
                 "--n_threads", str(s.threads), "--n_threads_batch", str(s.threads), "--logits_all", "False"]
 
