@@ -20,10 +20,26 @@ from rag.answer.gate import Gate
 from rag.models.embedding import Embedder
 from rag.models.generation import Generator, Response, Usage
 from rag.reader import Reader, SentenceScore
+from rag.retrieval.evidence import Evidence
 from rag.text.stemming import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+
+# Sentences of the seeds, as written, that the checks' and the grounding helpers' tests reason about.
+FUZHOU = ("De plus, 455 projets d’investissement d’un montant cumulé de 228 milliards de yuans "
+          "(31,5 milliards de dollars) ont été conclus.")
+VISITORS = "Plus de 360 000 personnes ont participé au sommet."
+ZHEJIANG = "Actuellement, 91 entreprises ont rejoint l’association, dont Alibaba et NetEase."
+BEIJING = "Plus de 40 entreprises ont rejoint le centre d’innovation de Pékin."
+
+
+def ev(n: int, doc: str, text: str) -> Evidence:
+    """Sentence ``n`` of the evidence, a whole passage of ``doc``."""
+    return Evidence(n, doc, f"{doc}#0", 0, len(text), text, 0.9)
+
+
+EVIDENCE = [ev(1, "fuzhou", FUZHOU), ev(2, "fuzhou", VISITORS), ev(3, "zhejiang", ZHEJIANG), ev(4, "beijing", BEIJING)]
 # The tests of the answer path with the real models (streaming, citations, languages, servers, stores, the
 # page) need answers to check: at the default 5 % risk budget the reader's gate refuses most answerable questions
 # (docs/calibration.md), so they run at 0.3. The default itself is what ``strict_pipeline``

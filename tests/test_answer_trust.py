@@ -45,9 +45,8 @@ def _assert_refused(answer) -> None:
                  marks=_limit("entity swap: the reader gives Zhejiang's 200-member target P(answerable) 0.88 for "
                               "Beijing (2026-12-06), above the 5 % threshold 0.858")),
     "Combien d'entreprises membres compte la Chinese Cultural Industry Association ?",       # entity swap
-    pytest.param("How many investment projects were signed at the 2022 World Internet Conference?",
-                 marks=_limit("attribute swap (the WIC's 2 000 representatives are not projects): answered under "
-                              "the previous answer step; not yet measured with the reader")),
+    # attribute swap: the WIC's 2 000 representatives are not projects (the reader's P 0.67, 2026-12-06)
+    "How many investment projects were signed at the 2022 World Internet Conference?",
 ])
 def test_distractors_are_refused(strict_pipeline, question):
     _assert_refused(strict_pipeline.ask(question))
@@ -64,8 +63,8 @@ def test_general_knowledge_trap_is_refused(strict_pipeline):
      "000_00be9f381121e8cb.txt"),
     pytest.param("How many investment projects were signed at the Digital China Summit?", r"(?<!\d)455(?!\d)",
                  "001_eff1faf9964d099f.txt",
-                 marks=_limit("the previous answer step answered '40 %' from another sentence in one CI run; not yet "
-                              "measured with the reader")),
+                 marks=_limit("the reader ranks the summit's 360 000 visitors first, P(answerable) 0.69: refused "
+                              "(2026-12-06)")),
 ])
 def test_the_correct_figure_is_not_refused(real_pipeline, question, figure, doc):
     answer = real_pipeline.ask(question)
@@ -79,8 +78,6 @@ def test_the_correct_figure_is_not_refused(real_pipeline, question, figure, doc)
     assert check["p_answer"] >= real_pipeline.gate_model.threshold
 
 
-@_limit("the previous answer step answered the second part '40 %' from the wrong sentence; not yet measured with "
-        "the reader")
 def test_a_two_part_question_is_answered_in_both_parts(real_pipeline):
     answer = real_pipeline.ask("Combien d'entreprises ont rejoint l'association du métavers du Zhejiang, "
                                "et combien de projets d'investissement ont été conclus au Sommet de la Chine numérique ?")

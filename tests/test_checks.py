@@ -8,21 +8,10 @@ import pytest
 from rag.answer import checks
 from rag.answer.checks import CHECKS, Context, Verdict, refusal_reason, verdict
 from rag.answer.compose import refusal
-from rag.retrieval.evidence import Evidence
 
-FUZHOU = ("De plus, 455 projets d’investissement d’un montant cumulé de 228 milliards de yuans "
-          "(31,5 milliards de dollars) ont été conclus.")
-VISITORS = "Plus de 360 000 personnes ont participé au sommet."
-ZHEJIANG = "Actuellement, 91 entreprises ont rejoint l’association, dont Alibaba et NetEase."
-BEIJING = "Plus de 40 entreprises ont rejoint le centre d’innovation de Pékin."
+from conftest import EVIDENCE, ev
+
 TARGET = "La province vise une industrie du métavers de 200 milliards de yuans d’ici 2025."
-
-
-def ev(n, doc, text):
-    return Evidence(n, doc, f"{doc}#0", 0, len(text), text, 0.9)
-
-
-EVIDENCE = [ev(1, "fuzhou", FUZHOU), ev(2, "fuzhou", VISITORS), ev(3, "zhejiang", ZHEJIANG), ev(4, "beijing", BEIJING)]
 Q = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
 
 
@@ -55,7 +44,7 @@ REFUSED = {
     "asked_unit": (context("The target is 200 billion yuan.", "How much is the target worth in US dollars?", "en",
                            span="200 milliards de yuans", cited=[ev(5, "zhejiang", TARGET)]),
                    "donne ce chiffre en CNY", "gives the figure in CNY"),
-    "protocol": (context("", protocol="Source: D [4]"), "le modèle n'a écrit que le format de la réponse",
+    "protocol": (context("", protocol="Answer words: 91 entreprises"), "le modèle n'a écrit que le format de la réponse",
                  "the model wrote only the answer's format"),
     "empty": (context("[3]."), "la réponse écrite ne disait rien", "the answer written said nothing"),
     "model_refused": (context("Les articles ne précisent pas ce chiffre."), "le modèle a jugé",
@@ -132,7 +121,7 @@ def test_the_first_declared_check_that_fails_decides():
     assert v.checked == [c.name for c in CHECKS if c.stage == "answer"][:v.checked.index("invented_figure") + 1]
     assert "name" not in v.checked and "agreement" not in v.checked
     # A reply that was only the answer's format is named so, not merely empty.
-    assert verdict(context("", protocol="NONE"), "answer").failed == "protocol"
+    assert verdict(context("", protocol="Answer language: French"), "answer").failed == "protocol"
     # A part with no evidence is refused at retrieval: the reader's probability is not looked at.
     assert run_all(context(evidence=[], p_answer=0.0)).failed == "no_evidence"
 
@@ -197,10 +186,10 @@ def test_the_agreement_check_compares_the_answer_with_the_readers_span(answer, s
 def test_one_figure_of_a_long_span_is_enough_for_agreement():
     from rag.answer.checks import _agreement
 
-    ev = Evidence(1, "a", "a#0", 0, 60, "Au 8e Sommet, 455 projets valant 228 milliards de yuans ont été signés.", 1.0)
+    sentence = ev(1, "a", "Au 8e Sommet, 455 projets valant 228 milliards de yuans ont été signés.")
     span = "8e Sommet, 455 projets valant 228 milliards"
     ok = Context("How much were the projects worth?", "en", "llm", answer="They were worth 228 billion yuan.",
-                 span=span, cited=[ev], evidence=[ev])
+                 span=span, cited=[sentence], evidence=[sentence])
     wrong = Context("How much were the projects worth?", "en", "llm", answer="They were worth 300 billion yuan.",
-                    span=span, cited=[ev], evidence=[ev])
+                    span=span, cited=[sentence], evidence=[sentence])
     assert _agreement(ok) is None and _agreement(wrong).words == {"figure": "8"}

@@ -7,20 +7,8 @@ from hypothesis import given, strategies as st
 
 from rag.answer.grounding import (MARKER_FIGURE, asked_currency, figure_problem, figures, names, recite, restates,
                                   says_no_answer, written_figures)
-from rag.retrieval.evidence import Evidence
 
-FUZHOU = ("De plus, 455 projets d’investissement d’un montant cumulé de 228 milliards de yuans "
-          "(31,5 milliards de dollars) ont été conclus.")
-VISITORS = "Plus de 360 000 personnes ont participé au sommet."
-ZHEJIANG = "Actuellement, 91 entreprises ont rejoint l’association, dont Alibaba et NetEase."
-BEIJING = "Plus de 40 entreprises ont rejoint le centre d’innovation de Pékin."
-
-
-def ev(n, doc, text):
-    return Evidence(n, doc, f"{doc}#0", 0, len(text), text, 1.0)
-
-
-EVIDENCE = [ev(1, "fuzhou", FUZHOU), ev(2, "fuzhou", VISITORS), ev(3, "zhejiang", ZHEJIANG), ev(4, "beijing", BEIJING)]
+from conftest import EVIDENCE, ev
 
 
 def problem(answer, question="Combien ?", cited=(EVIDENCE[0],), evidence=EVIDENCE, lang="fr"):

@@ -116,8 +116,6 @@ _READER_EN = ("refused even at RAG_GATE_RISK=0.3 (threshold 0.77): the reader's 
 KNOWN_MISSES = {   # id → why the current pipeline gets it wrong (xfail, not strict: a fix turns it green)
     "en-fact-003": _READER_EN, "en-num-006": _READER_EN, "en-para-005": _READER_EN, "en-multi-004": _READER_EN,
     "en-fu-003": _READER_EN,
-    "fr-para-003": "the answer is a bare figure, '65% [6][3]' (2026-11-23; '65% [1][2]' since "
-                   "citations are numbered in order), not a sentence: no language to detect",
 }
 
 

@@ -368,8 +368,8 @@ def test_a_question_with_a_time_condition_says_which_date_the_figure_is_from(mak
 
 
 # ---- the model's reply format ----------------------------------------------------------------------
-@pytest.mark.parametrize("reply", ["Source: D [4]", " D\n", "NONE", "Answer:",
-                                   "Quote: 91 entreprises ont rejoint l'association.\n"])
+@pytest.mark.parametrize("reply", ["Answer words: 91 entreprises", "Answer:", "Answer:\nAnswer language: French\n",
+                                   "Sentence: Actuellement, 91 entreprises ont rejoint l'association.\n"])
 def test_a_reply_that_is_only_the_protocol_is_refused_not_shown(make_pipeline, reply):
     events = _events(make_pipeline(reply))
     answer = events[-1].answer
@@ -380,7 +380,8 @@ def test_a_reply_that_is_only_the_protocol_is_refused_not_shown(make_pipeline, r
 
 
 def test_the_protocol_before_the_answer_is_left_out(make_pipeline):
-    pipe = make_pipeline(" D\nQuote: 91 entreprises.\nAnswer: 91 entreprises ont rejoint l'association.\nSource: A")
+    pipe = make_pipeline("Question: Combien ?\nAnswer words: 91 entreprises\nAnswer: 91 entreprises ont rejoint "
+                         "l'association.\nSentence: 91")
     events = _events(pipe)
     answer = events[-1].answer
     assert not answer.refused, answer.reason

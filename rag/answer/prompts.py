@@ -19,10 +19,7 @@ Question: How many people work at the plant?
 Answer language: English
 Answer: The plant employs 350 people."""
 
-ANSWER_PREFIX = "Source:"       # the earlier protocol's tags: rag.answer.replyguard still strips them
-QUOTE = "\nQuote: {sentence}\nAnswer:"
 WRITE_PREFIX = "Answer:"        # the reply's forced start: the model writes the answer line
-NONE_LABEL = "NONE"
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 

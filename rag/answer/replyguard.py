@@ -1,41 +1,39 @@
 """The reply's protocol never reaches the reader.
 
-The model is asked for three lines (``Source:``, ``Quote:``, ``Answer:``, ``rag.answer.prompts``) and
-the app writes the first two itself, so the model's text is the answer line. A server that does
-not continue the forced reply, or a model that starts over, writes the protocol instead:
-``Source: D [4]``, a bare label, the quote again, ``Answer: …``. :class:`AnswerLine` reads a
-streamed reply piece by piece and gives only the answer line, without its ``Answer:`` tag;
-lines that are protocol alone are left out, and a reply made only of them is told apart
-(``protocol_only``) so the pipeline refuses it with that reason instead of showing it.
+The model reads labelled lines (``Sentence:``, ``Answer words:``, ``Question:``, ``Answer language:``,
+``rag.answer.prompts``) and its reply is forced to start after ``Answer:``, so its text is the answer
+line. A server that does not continue the forced reply, or a model that starts over, writes the
+protocol instead: ``Answer: …`` again, or echoes the labelled lines. :class:`AnswerLine` reads a
+streamed reply piece by piece and gives only the answer line, without its ``Answer:`` tag; echoed
+lines are left out, and a reply made only of them is told apart (``protocol_only``) so the pipeline
+refuses it with that reason instead of showing it.
 """
 
 from __future__ import annotations
 
 import re
 
-from rag.answer.prompts import ANSWER_PREFIX, NONE_LABEL, QUOTE
+from rag.answer.prompts import WRITE_PREFIX, write_messages
 
-# "Quote:", "Answer:": the lines the app writes after the letter, as rag.answer.prompts spells them.
-QUOTE_TAG, ANSWER_TAG = re.findall(r"^(\w+:)", QUOTE, re.MULTILINE)
-_DROPPED = (ANSWER_PREFIX, QUOTE_TAG)          # a line starting so is protocol, whatever follows
-_TAGS = (ANSWER_PREFIX, QUOTE_TAG, ANSWER_TAG)
-_PREFIXES_OF_NONE = "|".join(NONE_LABEL[:i] for i in range(1, len(NONE_LABEL) + 1))
-# What a line that is only a label and citation markers ("D", "NONE", "D [4]") can look like,
-# complete and while still being written.
-_LABEL_ONLY = re.compile(rf"(?:[A-T]|{NONE_LABEL})?\s*(?:\[\d+\]\s*)*\.?")
-_MAYBE_LABEL_ONLY = re.compile(rf"(?:[A-T]|{_PREFIXES_OF_NONE})?\s*(?:\[\d*\]?\s*)*\.?")
+# The labels of the lines the model reads, as rag.answer.prompts writes them: a reply line starting
+# with one is an echo, whatever follows.
+ECHOED = tuple(re.findall(r"^([A-Z][\w ]*:)", write_messages("q", "s", "w", "en")[-1]["content"], re.MULTILINE))
+ANSWER_TAG = WRITE_PREFIX
+_TAGS = (*ECHOED, ANSWER_TAG)
 
 
 class AnswerLine:
     """The answer line of a reply fed piece by piece.
 
+    >>> ECHOED
+    ('Sentence:', 'Answer words:', 'Question:', 'Answer language:')
     >>> line = AnswerLine()
-    >>> [line.feed(p) for p in ["Source", ": D", " [4]\\nQuote: 91 entreprises.\\nAns", "wer: 91", " entreprises.\\n"]]
-    ['', '', '', '91', ' entreprises.']
+    >>> [line.feed(p) for p in ["Answer wo", "rds: 91 entreprises\\nAns", "wer: 91", " entreprises.\\n"]]
+    ['', '', '91', ' entreprises.']
     >>> line.text, line.done, line.skipped
-    ('91 entreprises.', True, ['Source: D [4]', 'Quote: 91 entreprises.', 'Answer:'])
+    ('91 entreprises.', True, ['Answer words: 91 entreprises', 'Answer:'])
     >>> only = AnswerLine()
-    >>> only.feed("Source: D [4]"), only.finish(), only.protocol_only
+    >>> only.feed("Sentence: 91 entreprises ont rejoint."), only.finish(), only.protocol_only
     ('', '', True)
     """
 
@@ -44,7 +42,7 @@ class AnswerLine:
         self.skipped: list[str] = []    # protocol lines left out
         self.done = False               # the answer line has ended: stop reading
         self._line = ""                 # the current line while it may still be protocol
-        self._dropping = False          # the current line is protocol, whatever follows
+        self._dropping = False          # the current line is an echo, whatever follows
 
     @property
     def protocol_only(self) -> bool:
@@ -72,13 +70,13 @@ class AnswerLine:
         if self._dropping:
             return ""
         self._line = self._line.lstrip()
+        if self._line.startswith(ECHOED):
+            self._dropping = True
+            return ""
         if self._line.startswith(ANSWER_TAG):
             self.skipped.append(ANSWER_TAG)
             self._line = self._line[len(ANSWER_TAG):].lstrip()
-        if self._line.startswith(_DROPPED):
-            self._dropping = True
-            return ""
-        if any(tag.startswith(self._line) for tag in _TAGS) or _MAYBE_LABEL_ONLY.fullmatch(self._line):
+        if not self._line or any(tag.startswith(self._line) for tag in _TAGS):
             return ""
         self.text, self._line = self._line, ""
         return self.text
@@ -88,7 +86,7 @@ class AnswerLine:
         if self.text:
             self.done = True
             return ""
-        if self._dropping or _LABEL_ONLY.fullmatch(line):
+        if self._dropping or not line:
             self._dropping = False
             if line:
                 self.skipped.append(line)

@@ -276,11 +276,13 @@ class Pipeline:
                                    reader=steps.reader_record(r, self._sourced, part.offset),
                                    closest=steps.closest(part, r))
 
-        v = checks.verdict(steps.context(part, None, lang, s.answer, min_score=s.min_score), "retrieval")
+        context = steps.context(part, lang, s.answer, threshold, s.min_score)
+        v = checks.verdict(context, "retrieval")
         if not v.ok:
             return refused(v, None)
         r = steps.read(self.reader, part)
-        v = checks.verdict(steps.context(part, r, lang, s.answer, threshold=threshold), "reader")
+        context = steps.with_reading(context, r)
+        v = checks.verdict(context, "reader")
         if not v.ok:
             return refused(v, r)
         if s.answer == "extract":
@@ -290,7 +292,7 @@ class Pipeline:
             yield Status(TEXT[lang]["writing"], "writing")
             draft = yield from self._draft(part, r, lang, generator, lead)
             yield Status(TEXT[lang]["checking"], "checking")
-        v = checks.verdict(steps.context(part, r, lang, s.answer, answer=draft.text, protocol=draft.protocol), "answer")
+        v = checks.verdict(dataclasses.replace(context, answer=draft.text, protocol=draft.protocol), "answer")
         if not v.ok:
             return refused(v, r, draft.text or draft.protocol, draft.prompt_tokens)
         cited = [r.chosen.n + part.offset] + [n + part.offset for n in

@@ -76,15 +76,18 @@ def reader_record(r: Read | None, sourced, offset: int = 0) -> dict | None:
                        for e in r.ranked], "seconds": r.seconds}
 
 
-def context(part: Part, r: Read | None, lang: str, mode: str, answer: str = "", threshold: float = 0.0,
-            min_score: float = -1.0, protocol: str = "") -> checks.Context:
-    """What the checks read for this part."""
+def context(part: Part, lang: str, mode: str, threshold: float, min_score: float) -> checks.Context:
+    """What the checks read for this part before the reader has read it (one per part; the reading and
+    the answer are added as they come: ``with_reading``, ``dataclasses.replace``)."""
     dates = [p["date"] for p in part.passages]
     picked = [d for d in dates if part.when and timefilter.discriminates(part.when, dates) and part.when.matches(d)]
-    return checks.Context(part.question, lang, mode, answer=answer, span=r.span if r else None,
-                          cited=[r.chosen] if r and r.chosen else [], evidence=part.evidence,
-                          p_answer=r.p_answer if r else 0.0, threshold=threshold, best=part.best,
-                          min_score=min_score, passages=part.passages, dates=picked, protocol=protocol)
+    return checks.Context(part.question, lang, mode, evidence=part.evidence, threshold=threshold, best=part.best,
+                          min_score=min_score, passages=part.passages, dates=picked)
+
+
+def with_reading(c: checks.Context, r: Read) -> checks.Context:
+    """``c`` with what the reader found: its sentence, its words, P(answerable)."""
+    return dataclasses.replace(c, span=r.span, cited=[r.chosen] if r.chosen else [], p_answer=r.p_answer)
 
 
 def check_record(v: checks.Verdict, r: Read | None, offset: int) -> dict:

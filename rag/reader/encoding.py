@@ -54,6 +54,20 @@ def encode(tokenizer, questions: list[str], sentences: list[str], max_tokens: in
     return Encoded(batch["input_ids"], batch["attention_mask"], firsts, lasts, all_offsets)
 
 
+def pad(input_ids: list[list[int]], attention_mask: list[list[int]], pad_id: int):
+    """Token ids and masks of pairs of different lengths → two tensors as wide as the longest.
+
+    >>> ids, mask = pad([[5, 6, 7], [5]], [[1, 1, 1], [1]], pad_id=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6, 7], [5, 0, 0]], [[1, 1, 1], [1, 0, 0]])
+    """
+    import torch
+
+    width = max(len(row) for row in input_ids)
+    return (torch.tensor([row + [pad_id] * (width - len(row)) for row in input_ids]),
+            torch.tensor([row + [0] * (width - len(row)) for row in attention_mask]))
+
+
 def token_span(offsets: list[tuple[int, int] | None], start: int, end: int) -> tuple[int, int] | None:
     """The tokens covering characters ``[start, end)`` of the sentence (None if cut off by truncation).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.reader.encoding import char_span, encode
+from rag.reader.encoding import char_span, encode, pad
 from rag.reader.network import best_span
 
 
@@ -34,10 +34,7 @@ def score_pairs(network, tokenizer, questions: list[str], sentences: list[str], 
     for at in range(0, len(questions), batch_size):
         qs, ss = questions[at:at + batch_size], sentences[at:at + batch_size]
         enc = encode(tokenizer, qs, ss)
-        width = max(len(ids) for ids in enc.input_ids)
-        pad = tokenizer.pad_token_id
-        ids = torch.tensor([row + [pad] * (width - len(row)) for row in enc.input_ids])
-        mask = torch.tensor([row + [0] * (width - len(row)) for row in enc.attention_mask])
+        ids, mask = pad(enc.input_ids, enc.attention_mask, tokenizer.pad_token_id)
         with torch.inference_mode():
             h = network.heads(ids, mask)
         for i in range(len(qs)):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.reader import pairs as P
-from rag.reader.encoding import encode, token_span
+from rag.reader.encoding import encode, pad, token_span
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,8 @@ class PairDataset:
 def collate(rows: list[dict], pad_id: int) -> dict:
     import torch
 
-    width = max(len(r["input_ids"]) for r in rows)
-    batch = {
-        "input_ids": torch.tensor([r["input_ids"] + [pad_id] * (width - len(r["input_ids"])) for r in rows]),
-        "attention_mask": torch.tensor([r["attention_mask"] + [0] * (width - len(r["attention_mask"])) for r in rows]),
-    }
+    ids, mask = pad([r["input_ids"] for r in rows], [r["attention_mask"] for r in rows], pad_id)
+    batch = {"input_ids": ids, "attention_mask": mask}
     for key in ("start_positions", "end_positions", "answerable", "has_span"):
         batch[key] = torch.tensor([r[key] for r in rows])
     return batch
@@ -170,6 +167,7 @@ def build_pairs(plan: Plan, embed_path: str) -> tuple[list[P.Pair], list[P.Pair]
 
 def train(plan: Plan, embed_path: str) -> dict:
     """Run the plan; returns the report (also written to ``plan.out/report.json``)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")     # the base model is a local folder: never ask the hub
     import torch
     from transformers import AutoModel, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments, set_seed
 
