@@ -13,6 +13,7 @@ from conftest import EVIDENCE, ev
 
 TARGET = "La province vise une industrie du métavers de 200 milliards de yuans d’ici 2025."
 Q = "Combien d'entreprises ont rejoint l'association du métavers du Zhejiang ?"
+ARTICLE = "La province chinoise du Zhejiang a établi samedi une association industrielle des métavers. " + EVIDENCE[2].text
 
 
 def context(answer="Au total, 91 entreprises ont rejoint l'association.", question=Q, lang="fr", mode="llm",
@@ -41,6 +42,13 @@ REFUSED = {
                        "aucun passage ne mentionne 1987", "no passage mentions 1987"),
     "unanswerable": (context(p_answer=0.31), "aucune phrase des articles ne l'énonce",
                      "no sentence of the articles states it"),
+    "asked_figure": (context(question="Combien d'entreprises avaient rejoint l'association en 2022 ?",
+                             article=ARTICLE, article_lang="fr",      # another article says 2022
+                             passages=[{"text": e.text} for e in EVIDENCE] + [{"text": "La WIC 2022 à Wuzhen."}]),
+                     "l'article de la phrase trouvée ne mentionne pas 2022", "never mentions 2022"),
+    "asked_name": (context(question="Combien d'entreprises ont rejoint l'association du métavers du Japon ?",
+                           article=ARTICLE, article_lang="fr"),
+                   "l'article de la phrase trouvée ne mentionne pas Japon", "never mentions Japon"),
     "asked_unit": (context("The target is 200 billion yuan.", "How much is the target worth in US dollars?", "en",
                            span="200 milliards de yuans", cited=[ev(5, "zhejiang", TARGET)]),
                    "donne ce chiffre en CNY", "gives the figure in CNY"),
@@ -193,3 +201,17 @@ def test_one_figure_of_a_long_span_is_enough_for_agreement():
     wrong = Context("How much were the projects worth?", "en", "llm", answer="They were worth 300 billion yuan.",
                     span=span, cited=[sentence], evidence=[sentence])
     assert _agreement(ok) is None and _agreement(wrong).words == {"figure": "8"}
+
+
+def test_the_questions_names_are_looked_for_in_the_whole_article_in_its_own_language():
+    # "Zhejiang" is not in the reader's sentence, but its article names it: the sentence may be about it.
+    assert verdict(context(article=ARTICLE, article_lang="fr"), "reader").ok
+    japan = "How many companies joined Japan's metaverse association?"
+    # Across languages names are translated (Japan, Japon): not compared.
+    assert verdict(context(question=japan, lang="en", article=ARTICLE, article_lang="fr"), "reader").ok
+    swapped = verdict(context(question=japan, lang="en", article="Japan's industry association has 91 members.",
+                              article_lang="en"), "reader")
+    assert swapped.ok
+    refused = verdict(context(question=japan, lang="en", article="Zhejiang's metaverse association has 91 members.",
+                              article_lang="en"), "reader")
+    assert refused.failed == "asked_name" and refused.words == {"name": "Japan"}

@@ -80,8 +80,11 @@ def _answer_run(pipe, questions: list[str], repeats: int) -> dict:
                          "prompt_tokens": answer.prompt_tokens, "tokens": tokens,
                          "tokens_per_s": round((tokens - 1) / gen_s, 2) if gen_s and tokens > 1 else None,
                          "refused": answer.refused, "answer": answer.answer})
-    keys = ["retrieve_s", "read_s", "first_token_s", "total_s", "prompt_tokens", "tokens_per_s"]
-    return {"median": {k: _median([r[k] for r in rows]) for k in keys}, "rows": rows}
+    # Refusals decided before the LLM (the gate) compute no prompt: the LLM's figures are over the answers written.
+    written = [r for r in rows if r["prompt_tokens"]]
+    median = {k: _median([r[k] for r in rows]) for k in ("retrieve_s", "read_s", "total_s")}
+    median |= {k: _median([r[k] for r in written]) for k in ("first_token_s", "prompt_tokens", "tokens_per_s")}
+    return {"median": median, "written": len(written), "rows": rows}
 
 
 def _first_question_run(pipe, questions: list[str]) -> dict:
@@ -308,7 +311,9 @@ def _dash(v) -> str:
 
 def markdown(r: dict) -> str:
     d, x, ratio = r["default"]["median"], r["extract"]["median"], r["ratios_default_over_extract"]
-    lines = [f"Benchmark {r['date']} — {r['threads']} LLM threads; medians over {len(r['default']['rows'])} answers",
+    lines = [f"Benchmark {r['date']} — {r['threads']} LLM threads; medians over {len(r['default']['rows'])} answers "
+             f"({r['default'].get('written', '—')} written by the LLM, the rest refused before it: prompt tokens, first "
+             "token and generation are over those)",
              "", "| | default (the LLM writes) | extract (the reader alone) | default / extract |", "|---|---|---|---|"]
     for k, label in [("retrieve_s", "evidence shown (s)"), ("read_s", "reader (s)"), ("prompt_tokens", "prompt tokens"),
                      ("first_token_s", "first token (s)"), ("tokens_per_s", "generation (tokens/s)"),

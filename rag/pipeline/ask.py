@@ -281,7 +281,9 @@ class Pipeline:
         if not v.ok:
             return refused(v, None)
         r = steps.read(self.reader, part)
-        context = steps.with_reading(context, r)
+        article = self.store.docs.get(r.chosen.doc) if r.chosen else None
+        context = steps.with_reading(context, r, article.text if article else "",
+                                     self._language_of(r.chosen) if r.chosen else "")
         v = checks.verdict(context, "reader")
         if not v.ok:
             return refused(v, r)

@@ -85,9 +85,11 @@ def context(part: Part, lang: str, mode: str, threshold: float, min_score: float
                           min_score=min_score, passages=part.passages, dates=picked)
 
 
-def with_reading(c: checks.Context, r: Read) -> checks.Context:
-    """``c`` with what the reader found: its sentence, its words, P(answerable)."""
-    return dataclasses.replace(c, span=r.span, cited=[r.chosen] if r.chosen else [], p_answer=r.p_answer)
+def with_reading(c: checks.Context, r: Read, article: str = "", article_lang: str = "") -> checks.Context:
+    """``c`` with what the reader found: its sentence, its words, P(answerable), the text and language of
+    the sentence's article."""
+    return dataclasses.replace(c, span=r.span, cited=[r.chosen] if r.chosen else [], p_answer=r.p_answer,
+                               article=article, article_lang=article_lang)
 
 
 def check_record(v: checks.Verdict, r: Read | None, offset: int) -> dict:

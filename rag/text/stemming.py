@@ -30,6 +30,15 @@ def _stop_words() -> frozenset[str]:
     return frozenset(fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN_PLUS, *_MORE_STOP_WORDS.split()))
 
 
+def is_stop_word(word: str) -> bool:
+    """A stop word of either language, whatever its case and accents.
+
+    >>> is_stop_word("Combien"), is_stop_word("Which"), is_stop_word("Pékin")
+    (True, True, False)
+    """
+    return fold(word) in _stop_words()
+
+
 @lru_cache(maxsize=1)
 def _stemmers():
     import Stemmer
