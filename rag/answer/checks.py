@@ -86,10 +86,15 @@ def _no_evidence(c: Context) -> Finding | None:
     return None
 
 
+def _unmentioned_figures(c: Context, texts: list[str]) -> list[str]:
+    """The question's figures that none of ``texts`` gives, in any notation."""
+    known = [f for t in texts for f in grounding.figures(t)]
+    return [f.text for f in grounding.figures(c.question, c.lang) if not any(f.values & g.values for g in known)]
+
+
 def _missing_figure(c: Context) -> Finding | None:
     """A figure the question is conditioned on ("in 2020") that no retrieved passage mentions."""
-    known = [f for t in [*(p["text"] for p in c.passages), *c.dates] for f in grounding.figures(t)]
-    absent = [f.text for f in grounding.figures(c.question, c.lang) if not any(f.values & g.values for g in known)]
+    absent = _unmentioned_figures(c, [*(p["text"] for p in c.passages), *c.dates])
     if absent:
         return Finding(f"no retrieved passage mentions {', '.join(absent)}", {"figures": ", ".join(absent)})
     return None
@@ -107,8 +112,7 @@ def _asked_figure(c: Context) -> Finding | None:
     passage retrieved, this at the one article the answer would come from)."""
     if not c.article:
         return None
-    known = grounding.figures(c.article)
-    absent = [f.text for f in grounding.figures(c.question, c.lang) if not any(f.values & g.values for g in known)]
+    absent = _unmentioned_figures(c, [c.article])
     return Finding(f"the article never mentions {', '.join(absent)}", {"figures": ", ".join(absent)}) if absent else None
 
 
